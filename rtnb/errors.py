@@ -1,0 +1,88 @@
+"""The errors rtnb raises, all under one root.
+
+::
+
+    RTError                      anything rtnb raises on purpose
+    ├── ConnectError             a connection could not be opened (message says why)
+    │   └── ConnectTimeout       ... within the time asked for (also a TimeoutError)
+    ├── ConnectionClosed         the connection is closed or failed; reopen it with connect()
+    ├── ProtocolError            the peer broke the protocol (bad frame, bad SSE, bad SDP)
+    ├── MessagesMissed           a recv() cursor fell behind the log's bound
+    ├── RecvTimeout              recv() saw no message in time (also a TimeoutError)
+    ├── SendNotSupported         the kind cannot send (SSE is server-to-client)
+    └── ServerError              the in-kernel server could not start or serve
+
+Errors from the underlying libraries are chained (``raise ... from exc``) so the
+original cause stays visible. Bad arguments raise ``ValueError`` / ``TypeError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "MessagesMissed",
+    "ProtocolError",
+    "RTError",
+    "RecvTimeout",
+    "SendNotSupported",
+    "ServerError",
+]
+
+
+class RTError(Exception):
+    """Root of every error rtnb raises on purpose."""
+
+
+class ConnectError(RTError):
+    """A connection could not be opened.
+
+    Attributes:
+        fatal: True when retrying cannot help (a 404, a 204 from an SSE server,
+            a refused subprotocol); reconnect stops for such errors.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class ConnectTimeout(ConnectError, TimeoutError):
+    """The connection did not open within the time asked for."""
+
+
+class ConnectionClosed(RTError):
+    """The connection is closed (or failed) and cannot carry messages."""
+
+
+class ProtocolError(RTError):
+    """The peer sent something the protocol does not allow."""
+
+
+class MessagesMissed(RTError):
+    """A ``recv()`` cursor fell behind the log's bound.
+
+    Attributes:
+        missed: how many messages were dropped from the log before they were read.
+    """
+
+    def __init__(self, missed: int, bound: int) -> None:
+        super().__init__(
+            f"recv() fell behind: {missed} message(s) were dropped from the log "
+            f"(max_messages={bound}) before they were read; the cursor now points at "
+            "the oldest kept message. Read faster or raise max_messages."
+        )
+        self.missed = missed
+
+
+class RecvTimeout(RTError, TimeoutError):
+    """``recv()`` saw no new message within its timeout."""
+
+
+class SendNotSupported(RTError, TypeError):
+    """The connection's kind cannot send (SSE is one-way, replay is read-only)."""
+
+
+class ServerError(RTError):
+    """The in-kernel server could not start or serve."""

@@ -1,0 +1,447 @@
+"""Message, the bounded MessageLog, and recv cursors over it.
+
+Ingest is O(1): building a :class:`Message` stores references only (JSON is
+parsed lazily on first access) and :meth:`MessageLog.append` is a deque append
+plus a check for waiters.
+
+    >>> log = MessageLog(max_messages=3)
+    >>> for i in range(5):
+    ...     _ = log.append(Message.incoming(f'{{"i": {i}}}'))
+    >>> [m.json["i"] for m in log]
+    [2, 3, 4]
+    >>> cur = log.cursor(start=log.first_seq)
+    >>> cur.next().json
+    {'i': 2}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import jsonfast
+from .errors import MessagesMissed, RecvTimeout
+from .fields import flatten
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Cursor", "Direction", "Message", "MessageLog"]
+
+Direction = Literal["in", "out"]
+
+_UNPARSED: Any = object()
+_JSON_START = frozenset('{["-0123456789tfn')
+_JSON_START_BYTES = frozenset(b'{["-0123456789tfn')
+_WS = " \t\r\n"
+
+
+class Message:
+    """One message received or sent on a connection.
+
+    Attributes:
+        seq: position in its connection's log, from 0, never reused.
+        ts: time it was received or sent (``time.time()`` seconds).
+        direction: ``"in"`` (received) or ``"out"`` (sent).
+        data: the payload: ``str`` for text, ``bytes`` for binary.
+        event: the SSE event type (``None`` for other kinds or the default ``message``).
+        id: the SSE event id, if any.
+        channel: the WebRTC data-channel label, if any.
+    """
+
+    __slots__ = ("_json", "channel", "data", "direction", "event", "id", "seq", "ts")
+
+    def __init__(
+        self,
+        data: str | bytes,
+        *,
+        seq: int = -1,
+        ts: float | None = None,
+        direction: Direction = "in",
+        event: str | None = None,
+        id: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        self.data = data
+        self.seq = seq
+        self.ts = time.time() if ts is None else ts
+        self.direction: Direction = direction
+        self.event = event
+        self.id = id
+        self.channel = channel
+        self._json: Any = _UNPARSED
+
+    @classmethod
+    def incoming(cls, data: str | bytes, **kw: Any) -> Message:
+        """Build a received message (``seq`` is assigned by the log)."""
+        return cls(data, **kw)
+
+    @property
+    def is_binary(self) -> bool:
+        """True when the payload arrived as binary (a ``bytes`` object)."""
+        return isinstance(self.data, bytes | bytearray | memoryview)
+
+    @property
+    def text(self) -> str:
+        """The payload as text; binary is decoded as UTF-8 with replacement characters."""
+        data = self.data
+        if isinstance(data, str):
+            return data
+        return bytes(data).decode("utf-8", errors="replace")
+
+    @property
+    def size(self) -> int:
+        """Payload size in bytes (UTF-8 length for text)."""
+        data = self.data
+        if isinstance(data, str):
+            return len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
+        return len(data)
+
+    @property
+    def json(self) -> Any:
+        """The payload parsed as JSON, or ``None`` when it is not JSON.
+
+        Parsed on first access and cached. Binary frames holding UTF-8 JSON are
+        parsed too, since some servers send text as binary.
+        """
+        value = self._json
+        if value is _UNPARSED:
+            value = self._json = _parse_json(self.data)
+        return value
+
+    @property
+    def is_json(self) -> bool:
+        """True when the payload parsed as JSON (``json`` may still be ``None`` for ``null``)."""
+        self.json  # noqa: B018 - fills the cache
+        return self._json is not None or _strip(self.data) == "null"
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-safe dict of this message (binary payloads base64-encoded)."""
+        rec: dict[str, Any] = {
+            "seq": self.seq,
+            "ts": self.ts,
+            "direction": self.direction,
+        }
+        if isinstance(self.data, str):
+            rec["data"] = self.data
+        else:
+            rec["data_b64"] = base64.b64encode(bytes(self.data)).decode("ascii")
+        if self.event is not None:
+            rec["event"] = self.event
+        if self.id is not None:
+            rec["id"] = self.id
+        if self.channel is not None:
+            rec["channel"] = self.channel
+        return rec
+
+    def __repr__(self) -> str:
+        kind = "bytes" if self.is_binary else "str"
+        preview = self.text if not self.is_binary else bytes(self.data[:24]).hex()
+        if len(preview) > 60:
+            preview = preview[:57] + "..."
+        extra = "".join(
+            f" {k}={v!r}" for k, v in (("event", self.event), ("id", self.id)) if v is not None
+        )
+        return f"<Message #{self.seq} {self.direction} {kind}[{self.size}]{extra} {preview!r}>"
+
+
+def _strip(data: str | bytes) -> str:
+    if isinstance(data, str):
+        return data.strip()
+    try:
+        return bytes(data).decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return ""
+
+
+def _parse_json(data: str | bytes) -> Any:
+    if not data:
+        return None
+    try:
+        if isinstance(data, str):
+            if data[0] not in _JSON_START and data.lstrip(_WS)[:1] not in _JSON_START:
+                return None
+        else:
+            first = data[0]
+            if first not in _JSON_START_BYTES:
+                stripped = bytes(data).lstrip()
+                if not stripped or stripped[0] not in _JSON_START_BYTES:
+                    return None
+        return jsonfast.loads(data)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+
+
+class MessageLog:
+    """A bounded, append-only log of messages with monotonically increasing ``seq``.
+
+    Only the runtime loop appends; any thread may read. When full, the oldest
+    message is dropped. Readers that wait (``recv``) register a wakeup.
+
+    Args:
+        max_messages: how many recent messages to keep (default 10,000).
+    """
+
+    def __init__(self, max_messages: int = 10_000) -> None:
+        if not isinstance(max_messages, int) or max_messages < 1:
+            raise ValueError(f"max_messages must be a positive integer, not {max_messages!r}")
+        self.max_messages = max_messages
+        self._items: deque[Message] = deque(maxlen=max_messages)
+        self._next_seq = 0
+        self._wakeups: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    # --- writing (runtime loop only) ---------------------------------------------------
+
+    def append(self, msg: Message) -> Message:
+        """Assign the next ``seq`` to ``msg``, store it, wake any waiting readers."""
+        msg.seq = self._next_seq
+        self._next_seq += 1
+        self._items.append(msg)
+        if self._wakeups:
+            self._wake()
+        return msg
+
+    def _wake(self) -> None:
+        with self._lock:
+            wakeups, self._wakeups = self._wakeups, []
+        for fn in wakeups:
+            fn()
+
+    def clear(self) -> None:
+        """Drop every stored message; ``seq`` keeps counting from where it was."""
+        self._items.clear()
+
+    # --- reading (any thread) ----------------------------------------------------------
+
+    @property
+    def first_seq(self) -> int:
+        """``seq`` of the oldest stored message (== ``next_seq`` when empty)."""
+        return self._next_seq - len(self._items)
+
+    @property
+    def next_seq(self) -> int:
+        """``seq`` the next appended message will get (= messages ever appended)."""
+        return self._next_seq
+
+    @property
+    def dropped(self) -> int:
+        """How many messages fell off the front because of the bound (or ``clear``)."""
+        return self.first_seq
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(list(self._items))
+
+    def __getitem__(self, index: int) -> Message:
+        return self._items[index]
+
+    def __repr__(self) -> str:
+        return f"<MessageLog {len(self)}/{self.max_messages} next_seq={self._next_seq}>"
+
+    def get(self, seq: int) -> Message | None:
+        """The message with this ``seq``, or ``None`` when not (or no longer) stored."""
+        items = self._items
+        first = self._next_seq - len(items)
+        idx = seq - first
+        if 0 <= idx < len(items):
+            try:
+                return items[idx]
+            except IndexError:  # appended/dropped concurrently
+                return None
+        return None
+
+    def since(self, seq: int, limit: int | None = None) -> tuple[list[Message], int]:
+        """Messages with ``seq >= seq`` (oldest first) and how many were missed.
+
+        ``missed`` counts messages at or after ``seq`` that already fell off the log.
+        ``limit`` keeps only the newest ``limit`` of them (the rest count as skipped,
+        not missed). Used by views that pull at a bounded rate.
+        """
+        items = list(self._items)  # a snapshot: the loop thread may append meanwhile
+        end = items[-1].seq + 1 if items else self._next_seq
+        first = end - len(items)
+        missed = max(0, first - seq)
+        start = max(0, seq - first)
+        if limit is not None and end - first - start > limit:
+            start = max(start, len(items) - limit)
+        return items[start:], missed
+
+    def tail(self, n: int) -> list[Message]:
+        """The newest ``n`` messages, oldest first."""
+        items = list(self._items)
+        return items[-n:] if n > 0 else []
+
+    def add_wakeup(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` (once) on the next append; ``fn`` must be quick and thread-safe."""
+        with self._lock:
+            self._wakeups.append(fn)
+
+    def remove_wakeup(self, fn: Callable[[], None]) -> None:
+        """Forget a wakeup registered with :meth:`add_wakeup` that is no longer needed."""
+        with self._lock:
+            try:
+                self._wakeups.remove(fn)
+            except ValueError:
+                pass
+
+    def cursor(self, start: int | None = None, direction: Direction | None = "in") -> Cursor:
+        """A reading position; ``start`` defaults to the next message to arrive."""
+        return Cursor(self, self._next_seq if start is None else start, direction)
+
+    # --- export ------------------------------------------------------------------------
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Every stored message as a JSON-safe dict (see :meth:`Message.to_record`)."""
+        return [m.to_record() for m in list(self._items)]
+
+    def to_pandas(self, flatten_json: bool = True) -> pandas.DataFrame:
+        """A DataFrame, one row per stored message; JSON payloads flattened into columns.
+
+        Columns: ``seq``, ``time`` (UTC datetime), ``direction``, ``event``, ``id``,
+        ``data`` (text payloads; binary shown as ``bytes``), then one column per
+        flattened JSON field (``price``, ``bid.size``, ...).
+
+        Raises:
+            ImportError: when pandas is not installed (``pip install 'rtnb[pandas]'``).
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas() needs pandas: pip install 'rtnb[pandas]'") from exc
+        rows = []
+        for m in list(self._items):
+            row: dict[str, Any] = {
+                "seq": m.seq,
+                "time": m.ts,
+                "direction": m.direction,
+                "event": m.event,
+                "id": m.id,
+                "data": m.data,
+            }
+            if flatten_json:
+                doc = m.json
+                if doc is not None:
+                    for key, value in flatten(doc).items():
+                        row.setdefault(key, value)
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        if not df.empty:
+            df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
+        else:
+            df = pd.DataFrame(columns=["seq", "time", "direction", "event", "id", "data"])
+        return df
+
+
+class Cursor:
+    """A reading position in a :class:`MessageLog` (what ``recv`` uses).
+
+    A message appended before the read is still returned, so ``send`` then
+    ``recv`` never races. ``direction="in"`` skips sent messages.
+    """
+
+    def __init__(self, log: MessageLog, start: int, direction: Direction | None = "in") -> None:
+        self.log = log
+        self.pos = start
+        self.direction = direction
+
+    def poll(self) -> Message | None:
+        """The next matching message if one is stored, else ``None``.
+
+        Raises:
+            MessagesMissed: when messages at the cursor fell off the log; the
+                cursor then moves to the oldest kept message.
+        """
+        log = self.log
+        while True:
+            first = log.first_seq
+            if self.pos < first:
+                missed = first - self.pos
+                self.pos = first
+                raise MessagesMissed(missed, log.max_messages)
+            if self.pos >= log.next_seq:
+                return None
+            msg = log.get(self.pos)
+            if msg is None:
+                continue  # it fell off between the checks: report it on the next pass
+            self.pos += 1
+            if self.direction is None or msg.direction == self.direction:
+                return msg
+
+    def next(
+        self, timeout: float | None = None, check: Callable[[], Exception | None] | None = None
+    ) -> Message:
+        """Block until the next matching message arrives (any thread but the loop's).
+
+        Args:
+            timeout: seconds to wait; ``None`` waits for ever.
+            check: called before each wait; an exception it returns is raised
+                (a connection uses it to stop waiting once it is closed).
+
+        Raises:
+            RecvTimeout: when ``timeout`` seconds pass without one.
+        """
+        msg = self.poll()
+        if msg is not None:
+            return msg
+        deadline = None if timeout is None else time.monotonic() + timeout
+        event = threading.Event()
+        while True:
+            event.clear()
+            self.log.add_wakeup(event.set)
+            try:
+                msg = self.poll()
+                if msg is not None:
+                    return msg
+                if check is not None and (exc := check()) is not None:
+                    raise exc
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise RecvTimeout(f"no message within {timeout} s")
+                event.wait(remaining)
+            finally:
+                self.log.remove_wakeup(event.set)
+
+    async def anext(
+        self, timeout: float | None = None, check: Callable[[], Exception | None] | None = None
+    ) -> Message:
+        """The async twin of :meth:`next`, awaitable from any event loop."""
+        msg = self.poll()
+        if msg is not None:
+            return msg
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            fut: asyncio.Future[None] = loop.create_future()
+
+            def wake(fut: asyncio.Future[None] = fut) -> None:
+                loop.call_soon_threadsafe(_resolve, fut)
+
+            self.log.add_wakeup(wake)
+            try:
+                msg = self.poll()
+                if msg is not None:
+                    return msg
+                if check is not None and (exc := check()) is not None:
+                    raise exc
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    raise RecvTimeout(f"no message within {timeout} s")
+                try:
+                    await asyncio.wait_for(fut, remaining)
+                except asyncio.TimeoutError:
+                    pass
+            finally:
+                self.log.remove_wakeup(wake)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

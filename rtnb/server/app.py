@@ -1,0 +1,98 @@
+"""Builds the aiohttp application: middlewares, shared state and every route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from . import pages, sse_handlers, webrtc_handlers, ws_handlers
+from .config import Endpoint, ServerConfig
+from .security import origin_allowed, token_from_request, token_matches
+
+__all__ = ["CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
+
+log = logging.getLogger("rtnb.server")
+
+CONFIG = web.AppKey("rtnb_config", ServerConfig)
+ENDPOINTS = web.AppKey("rtnb_endpoints", list[Endpoint])
+SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakSet[web.WebSocketResponse])
+TASKS = web.AppKey("rtnb_tasks", set[asyncio.Task[None]])
+CLIENTS = web.AppKey("rtnb_clients", dict[str, int])
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status, reason=reason[:60])
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Token, Origin and per-client limits, then track the handler for shutdown."""
+    app = request.app
+    config = app[CONFIG]
+    if config.token is not None and request.path not in ("/favicon.ico",):
+        offered = token_from_request(request.headers, request.query)
+        if not token_matches(offered, config.token):
+            why = "missing token" if offered is None else "wrong token"
+            return _refuse(
+                401, f"{why}: send 'Authorization: Bearer <token>' or add ?token=<token>"
+            )
+    is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
+    origin = request.headers.get("Origin")
+    if is_ws and not origin_allowed(origin, config.own_origins, config.allowed_origins):
+        log.warning("refused WebSocket from origin %s", origin)
+        return _refuse(403, f"origin {origin} is not allowed (see allowed_origins)")
+    peer = request.remote or "?"
+    clients = app[CLIENTS]
+    if sum(clients.values()) >= config.max_connections:
+        return _refuse(503, f"server full: {config.max_connections} connections")
+    if clients.get(peer, 0) >= config.max_connections_per_client:
+        return _refuse(429, f"too many connections from {peer}")
+    clients[peer] = clients.get(peer, 0) + 1
+    task = asyncio.current_task()
+    tasks = app[TASKS]
+    if task is not None:
+        tasks.add(task)  # type: ignore[arg-type]
+    try:
+        return await handler(request)
+    finally:
+        if task is not None:
+            tasks.discard(task)  # type: ignore[arg-type]
+        left = clients.get(peer, 1) - 1
+        if left:
+            clients[peer] = left
+        else:
+            clients.pop(peer, None)
+
+
+async def _close_streams(app: web.Application) -> None:
+    sockets = list(app[SOCKETS])
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        return_exceptions=True,
+    )
+    current = asyncio.current_task()
+    tasks = [t for t in app[TASKS] if t is not current and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=2)
+
+
+def build_app(config: ServerConfig) -> web.Application:
+    """The application for one in-kernel server (routes from each handler module)."""
+    app = web.Application(middlewares=[guard], client_max_size=config.max_message_size)
+    app[CONFIG] = config
+    app[ENDPOINTS] = []
+    app[SOCKETS] = weakref.WeakSet()
+    app[TASKS] = set()
+    app[CLIENTS] = {}
+    for module in (ws_handlers, sse_handlers, webrtc_handlers, pages):
+        module.setup(app, config, app[ENDPOINTS])
+    app.on_shutdown.append(_close_streams)
+    return app

@@ -1,0 +1,42 @@
+"""The in-kernel server's settings and the shared state its handlers use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Endpoint", "ServerConfig"]
+
+
+@dataclass
+class ServerConfig:
+    """Settings for one in-kernel server (see :func:`rtnb.serve`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_message_size: int = 16 * 1024 * 1024
+    max_connections: int = 1000
+    max_connections_per_client: int = 200
+    send_queue: int = 256
+    seed: int = 42
+    room_size: int = 2
+    max_rooms: int = 100
+    max_bots: int = 20
+    sse_history: int = 1000
+    heartbeat: float = 15.0
+    tls: bool = False
+    #: Filled in when the server starts: its own origins (for the Origin check).
+    own_origins: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One path the server offers, for the index page, magics and reprs."""
+
+    path: str
+    kind: str  # "ws", "sse", "webrtc", "page"
+    description: str
+    example: str = ""  # query string worth showing, e.g. "?symbols=AAPL,MSFT&rate=5"

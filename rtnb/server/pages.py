@@ -1,0 +1,101 @@
+"""The index page and the static browser demo pages under /demo/."""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+
+from aiohttp import web
+
+from .config import Endpoint, ServerConfig
+
+__all__ = ["render_index", "setup"]
+
+STATIC = resources.files("rtnb.server") / "static"
+
+MAGIC = {
+    "ws": "%rt_connect ws {path}",
+    "sse": "%rt_connect sse {path}",
+    "webrtc": "%rt_connect webrtc {path}",
+}
+
+
+def render_index(endpoints: list[Endpoint], token: str | None = None) -> str:
+    """The HTML index: every endpoint, what it does, and the magic that reaches it."""
+    esc = html.escape
+    rows = []
+    tok = f"token={token}" if token else ""
+    for ep in endpoints:
+        magic = MAGIC.get(ep.kind, "").format(path=ep.path + ep.example)
+        if ep.kind == "page":
+            sep = "&" if "?" in ep.path else "?"
+            href = ep.path + (sep + tok if tok else "")
+            target = f"<a href='{esc(href)}'>{esc(ep.path)}</a>"
+        else:
+            target = f"<code>{esc(ep.path)}</code>"
+        rows.append(
+            f"<tr><td>{esc(ep.kind)}</td><td>{target}</td><td>{esc(ep.description)}</td>"
+            f"<td><code>{esc(magic)}</code></td></tr>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rtnb server</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 70rem; color: #1f2328; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border-bottom: 1px solid #d0d7de; padding: .4rem .6rem; text-align: left; }}
+code {{ background: #f6f8fa; padding: .1rem .3rem; border-radius: 4px; }}
+</style></head><body>
+<h1>rtnb in-kernel server</h1>
+<p>WebSocket, Server-Sent Events and WebRTC endpoints to try from a notebook
+(<code>%load_ext rtnb</code>) or a browser. Ticks come from a seeded random walk.</p>
+<table><tr><th>kind</th><th>path</th><th>what</th><th>in a notebook</th></tr>
+{"".join(rows)}
+</table>
+<h2>Query options</h2>
+<ul>
+<li><code>/ws/ticker</code>, <code>/sse/ticker</code>: <code>symbols=AAPL,MSFT</code>,
+<code>rate</code> (ticks per second per symbol, 0 = as fast as possible), <code>count</code>
+(stop after N), <code>seed</code>.</li>
+<li>Fault injection on streaming endpoints: <code>latency</code> (ms), <code>jitter</code> (ms),
+<code>drop</code> (fraction 0-1 of messages dropped), <code>cut_after</code> (close after N
+messages).</li>
+</ul>
+</body></html>"""
+
+
+async def index(request: web.Request) -> web.Response:
+    """GET / : the endpoint list."""
+    from .app import CONFIG, ENDPOINTS
+
+    config = request.app[CONFIG]
+    return web.Response(
+        text=render_index(request.app[ENDPOINTS], config.token), content_type="text/html"
+    )
+
+
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    """GET /demo/NAME : a static page from rtnb/server/static."""
+    name = request.match_info["name"]
+    if "/" in name or name.startswith(".") or not name:
+        raise web.HTTPNotFound()
+    target = STATIC / name
+    if not target.is_file() and not name.endswith((".html", ".js", ".css")):
+        target = STATIC / f"{name}.html"
+    if not target.is_file():
+        raise web.HTTPNotFound(text=f"no demo page {name!r}")
+    ctype = {
+        ".html": "text/html",
+        ".js": "text/javascript",
+        ".css": "text/css",
+    }.get(target.name[target.name.rfind(".") :], "application/octet-stream")
+    return web.Response(body=target.read_bytes(), content_type=ctype, charset="utf-8")
+
+
+def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
+    """Add / and /demo/{name}."""
+    app.router.add_get("/", index)
+    app.router.add_get("/demo/{name}", demo_page)
+    for entry in sorted(STATIC.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".html"):
+            title = entry.name.removesuffix(".html")
+            endpoints.append(Endpoint(f"/demo/{title}", "page", f"browser demo: {title}"))

@@ -1,0 +1,84 @@
+"""Server safety rules as pure functions: origins, tokens, loopback checks."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+__all__ = [
+    "LOCAL_HOSTS",
+    "generate_token",
+    "is_loopback_host",
+    "origin_allowed",
+    "token_from_request",
+    "token_matches",
+]
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, ``127.x.x.x`` and ``::1``.
+
+    >>> is_loopback_host("127.0.0.1"), is_loopback_host("0.0.0.0")
+    (True, False)
+    """
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def generate_token() -> str:
+    """A fresh random token for a server bound beyond loopback."""
+    return secrets.token_urlsafe(24)
+
+
+def origin_allowed(origin: str | None, own: Iterable[str], extra: Iterable[str] = ()) -> bool:
+    """Whether a browser page from ``origin`` may use the server.
+
+    No ``Origin`` header (a non-browser client) is allowed. Otherwise the
+    server's own origins, any ``http(s)`` page on localhost / 127.0.0.1 / [::1]
+    (any port), and the ``extra`` allowlist (``"*"`` allows all) are.
+
+    >>> origin_allowed("http://localhost:8888", own=["http://127.0.0.1:9000"])
+    True
+    >>> origin_allowed("https://evil.example", own=["http://127.0.0.1:9000"])
+    False
+    """
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    extra_set = {o.rstrip("/").lower() for o in extra}
+    if "*" in extra_set or origin in extra_set:
+        return True
+    if origin in {o.rstrip("/").lower() for o in own}:
+        return True
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https"):
+        return False
+    host = parts.hostname or ""
+    return host in LOCAL_HOSTS or (host.startswith("127.") and is_loopback_host(host))
+
+
+def token_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The token offered as ``Authorization: Bearer T`` or ``?token=T``."""
+    auth = headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return query.get("token")
+
+
+def token_matches(offered: str | None, expected: str) -> bool:
+    """Compare tokens in constant time."""
+    if offered is None:
+        return False
+    return hmac.compare_digest(offered.encode(), expected.encode())

@@ -1,0 +1,254 @@
+"""WebSocket endpoints of the in-kernel server: /ws/echo, /ws/chat, /ws/ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from .. import jsonfast
+from ..ticker import Pacer, TickGenerator, parse_symbols
+from .config import Endpoint, ServerConfig
+
+__all__ = ["setup"]
+
+log = logging.getLogger("rtnb.server")
+
+CHAT = web.AppKey("rtnb_chat", set["_ChatClient"])
+
+
+def _app_keys() -> tuple[Any, Any]:
+    from .app import CONFIG, SOCKETS
+
+    return CONFIG, SOCKETS
+
+
+async def open_ws(request: web.Request, **kwargs: Any) -> web.WebSocketResponse:
+    """Accept a WebSocket with the server's limits and track it for shutdown."""
+    config_key, sockets_key = _app_keys()
+    config: ServerConfig = request.app[config_key]
+    ws = web.WebSocketResponse(
+        max_msg_size=config.max_message_size, heartbeat=config.heartbeat, **kwargs
+    )
+    await ws.prepare(request)
+    request.app[sockets_key].add(ws)
+    return ws
+
+
+def query_float(request: web.Request, name: str, default: float, lo: float, hi: float) -> float:
+    """A float query parameter clamped to [lo, hi].
+
+    Raises:
+        web.HTTPBadRequest: when it is not a number.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"query {name}={raw!r} is not a number") from None
+    if value != value:  # NaN
+        raise web.HTTPBadRequest(text=f"query {name} must be a number")
+    return min(hi, max(lo, value))
+
+
+# --- /ws/echo -------------------------------------------------------------------------
+
+
+async def echo(request: web.Request) -> web.WebSocketResponse:
+    """Send every frame back as it came: text stays text, binary stays binary."""
+    ws = await open_ws(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+        elif msg.type == WSMsgType.ERROR:
+            log.info("echo: %s", ws.exception())
+    return ws
+
+
+# --- /ws/chat -------------------------------------------------------------------------
+
+
+class _ChatClient:
+    """One chat member with a bounded outbox drained by its own writer task."""
+
+    def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
+        self.ws = ws
+        self.outbox: asyncio.Queue[str | bytes] = asyncio.Queue(limit)
+        self.writer = asyncio.get_running_loop().create_task(self._drain())
+
+    def offer(self, data: str | bytes) -> bool:
+        """Queue a message; False (and the client is dropped) when it cannot keep up."""
+        try:
+            self.outbox.put_nowait(data)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    async def _drain(self) -> None:
+        ws = self.ws
+        while True:
+            data = await self.outbox.get()
+            if isinstance(data, str):
+                await ws.send_str(data)
+            else:
+                await ws.send_bytes(data)
+
+
+async def chat(request: web.Request) -> web.WebSocketResponse:
+    """Broadcast each message to every other client (never back to the sender)."""
+    config_key, _ = _app_keys()
+    config: ServerConfig = request.app[config_key]
+    ws = await open_ws(request)
+    members = request.app[CHAT]
+    me = _ChatClient(ws, config.send_queue)
+    members.add(me)
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            for other in list(members):
+                if other is me:
+                    continue
+                if not other.offer(msg.data):
+                    members.discard(other)
+                    log.info("chat: dropping a client that cannot keep up")
+                    asyncio.get_running_loop().create_task(
+                        other.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+                    )
+    finally:
+        members.discard(me)
+        me.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await me.writer
+    return ws
+
+
+# --- /ws/ticker -----------------------------------------------------------------------
+
+
+async def ticker(request: web.Request) -> web.WebSocketResponse:
+    """Seeded random-walk ticks; query ``symbols``, ``rate`` (per symbol/s), ``count``, ``seed``.
+
+    Text messages ``{"type": "subscribe"|"unsubscribe", "channel": SYMBOL}``
+    change the symbols; each is acknowledged with ``{"type": "subscribed", ...}``.
+    """
+    config_key, _ = _app_keys()
+    config: ServerConfig = request.app[config_key]
+    try:
+        symbols = parse_symbols(request.query.get("symbols"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    rate = query_float(request, "rate", 2.0, 0.0, 200_000.0)
+    count = int(query_float(request, "count", 0, 0, 1e12))
+    seed = int(query_float(request, "seed", config.seed, 0, 2**31))
+    gen = TickGenerator(symbols, seed=seed)
+    ws = await open_ws(request)
+    changed = asyncio.Event()
+
+    async def read_commands() -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            reply = _command(gen, msg.data)
+            if reply is not None:
+                await ws.send_str(jsonfast.dumps(reply))
+                changed.set()
+
+    reader = asyncio.get_running_loop().create_task(read_commands())
+    sent = 0
+    try:
+        pacer: Pacer | None = None
+        while not ws.closed and not reader.done():
+            n_sym = len(gen.symbols)
+            if n_sym == 0:
+                changed.clear()
+                await _wait_either(changed, reader)
+                pacer = None
+                continue
+            if pacer is None or pacer.rate != rate * n_sym:
+                pacer = Pacer(rate * n_sym, time.time())
+            due = pacer.due(time.time())
+            if rate == 0:
+                due = 256
+            for _ in range(due):
+                tick = gen.next(time.time())
+                if tick is None:
+                    break
+                await ws.send_str(jsonfast.dumps(tick))
+                sent += 1
+                if count and sent >= count:
+                    await ws.close(code=WSCloseCode.OK, message=b"count reached")
+                    return ws
+            if rate == 0:
+                await asyncio.sleep(0)
+            else:
+                changed.clear()
+                await _wait_either(changed, reader, pacer.wait(time.time()))
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+    return ws
+
+
+async def _wait_either(
+    event: asyncio.Event, task: asyncio.Task[None], timeout: float | None = None
+) -> None:
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+def _command(gen: TickGenerator, text: str) -> dict[str, Any] | None:
+    try:
+        cmd = jsonfast.loads(text)
+    except ValueError:
+        return {"type": "error", "error": "expected JSON like {\"type\":\"subscribe\",...}"}
+    if not isinstance(cmd, dict) or cmd.get("type") not in ("subscribe", "unsubscribe"):
+        return {"type": "error", "error": "unknown command; use subscribe or unsubscribe"}
+    channel = cmd.get("channel")
+    channels = channel if isinstance(channel, list) else [channel]
+    try:
+        names = parse_symbols(",".join(str(c) for c in channels if c is not None), ())
+    except ValueError as exc:
+        return {"type": "error", "error": str(exc)}
+    if not names:
+        return {"type": "error", "error": "subscribe needs a channel (a symbol like AAPL)"}
+    for name in names:
+        try:
+            gen.add(name) if cmd["type"] == "subscribe" else gen.remove(name)
+        except ValueError as exc:
+            return {"type": "error", "error": str(exc)}
+    kind = "subscribed" if cmd["type"] == "subscribe" else "unsubscribed"
+    return {"type": kind, "channel": channel, "symbols": gen.symbols}
+
+
+def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
+    """Add the WebSocket routes."""
+    app[CHAT] = set()
+    app.router.add_get("/ws/echo", echo)
+    app.router.add_get("/ws/chat", chat)
+    app.router.add_get("/ws/ticker", ticker)
+    endpoints += [
+        Endpoint("/ws/echo", "ws", "echoes each frame; text stays text, binary stays binary"),
+        Endpoint("/ws/chat", "ws", "broadcasts each message to every other client"),
+        Endpoint(
+            "/ws/ticker",
+            "ws",
+            "random-walk ticks {t, symbol, price}; send "
+            '{"type":"subscribe","channel":"TSLA"} to add a symbol',
+            "?symbols=AAPL,MSFT&rate=5",
+        ),
+    ]

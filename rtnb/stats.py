@@ -1,0 +1,175 @@
+"""Counters and rates for a connection: O(1) to update, summarised on demand.
+
+    >>> meter = RateMeter(window=5)
+    >>> for t in (100.0, 100.5, 101.2, 103.9):
+    ...     meter.tick(t)
+    >>> round(meter.rate(now=104.0), 2)
+    0.8
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Backoff", "Counters", "RateMeter", "Stats"]
+
+
+class RateMeter:
+    """Events per second over a sliding window of whole-second buckets.
+
+    ``tick`` costs one comparison and one addition in the common case.
+    """
+
+    __slots__ = ("_buckets", "_current", "_current_sec", "window")
+
+    def __init__(self, window: int = 5) -> None:
+        self.window = window
+        self._buckets: dict[int, int] = {}
+        self._current_sec = -1
+        self._current = 0
+
+    def tick(self, now: float, n: int = 1) -> None:
+        """Count ``n`` events at time ``now`` (seconds)."""
+        sec = int(now)
+        if sec != self._current_sec:
+            self._roll(sec)
+        self._current += n
+
+    def _roll(self, sec: int) -> None:
+        if self._current_sec >= 0 and self._current:
+            self._buckets[self._current_sec] = self._current
+        cutoff = sec - self.window
+        for old in [s for s in self._buckets if s < cutoff]:
+            del self._buckets[old]
+        self._current_sec = sec
+        self._current = 0
+
+    def rate(self, now: float | None = None) -> float:
+        """Mean events per second over the last ``window`` seconds, up to ``now``."""
+        now = time.time() if now is None else now
+        lo = now - self.window
+        total = 0
+        for sec, count in list(self._buckets.items()):
+            if sec >= math.floor(lo) + 1:
+                total += count
+        if self._current_sec >= math.floor(lo) + 1 and self._current_sec <= now:
+            total += self._current
+        return total / self.window
+
+
+class Counters:
+    """The live, mutable counters a connection updates on its loop."""
+
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "errors",
+        "gaps",
+        "last_error",
+        "last_message_at",
+        "opened_at",
+        "received",
+        "reconnects",
+        "rx_rate",
+        "sent",
+    )
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.sent = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.reconnects = 0
+        self.errors = 0
+        self.gaps = 0
+        self.last_error: str | None = None
+        self.last_message_at: float | None = None
+        self.opened_at: float | None = None
+        self.rx_rate = RateMeter()
+
+
+@dataclass(frozen=True)
+class Stats(Mapping[str, Any]):
+    """A snapshot of a connection's counters; read as attributes or as a mapping.
+
+    ``rate`` is messages received per second over the last 5 seconds. ``extra``
+    holds kind-specific figures (WebSocket ``ping_rtt``, WebRTC ICE/DTLS state).
+    """
+
+    received: int = 0
+    sent: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    rate: float = 0.0
+    reconnects: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    last_message_at: float | None = None
+    gaps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict with ``extra`` merged in at the top level."""
+        d = asdict(self)
+        extra = d.pop("extra")
+        d.update(extra)
+        return d
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["extra"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Backoff:
+    """Exponential backoff with full jitter, as used for reconnects.
+
+    The delay for attempt ``n`` (from 0) is ``min(cap, initial * factor**n)``,
+    scaled by a random factor in ``[1 - jitter, 1]`` so a crowd of clients does
+    not reconnect in step. It never returns less than ``floor`` seconds, so a
+    server that accepts and closes at once cannot cause a hot loop.
+
+        >>> b = Backoff(initial=1, factor=2, cap=10, jitter=0)
+        >>> [b.delay(n) for n in range(6)]
+        [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    """
+
+    def __init__(
+        self,
+        initial: float = 0.5,
+        factor: float = 2.0,
+        cap: float = 30.0,
+        jitter: float = 0.5,
+        floor: float = 0.05,
+    ) -> None:
+        if initial < 0 or factor < 1 or cap < 0 or not 0 <= jitter <= 1:
+            raise ValueError(
+                "backoff needs initial >= 0, factor >= 1, cap >= 0 and 0 <= jitter <= 1"
+            )
+        self.initial = float(initial)
+        self.factor = float(factor)
+        self.cap = float(cap)
+        self.jitter = float(jitter)
+        self.floor = float(floor)
+
+    def delay(self, attempt: int, rand: float | None = None) -> float:
+        """Seconds to wait before reconnect attempt ``attempt`` (0 = first retry)."""
+        import random
+
+        base = min(self.cap, self.initial * self.factor ** min(attempt, 64))
+        r = random.random() if rand is None else rand
+        return max(self.floor, base * (1 - self.jitter * r))

@@ -1,0 +1,36 @@
+"""TLS client contexts shared by the transports: system CAs, a CA file, or no checks."""
+
+from __future__ import annotations
+
+import ssl
+import warnings
+
+__all__ = ["client_ssl_context"]
+
+_warned_insecure = False
+
+
+def client_ssl_context(verify: bool = True, cafile: str | None = None) -> ssl.SSLContext:
+    """An SSL context for a client.
+
+    Args:
+        verify: check the server certificate and host name; ``False`` turns both
+            off and warns once per process, since it is only for local testing.
+        cafile: a PEM file of CA certificates to trust instead of the system ones
+            (for example the one ``rtnb.serve(tls=True)`` writes).
+    """
+    global _warned_insecure
+    if not verify:
+        if not _warned_insecure:
+            _warned_insecure = True
+            warnings.warn(
+                "rtnb: TLS certificate verification is off (verify=False); "
+                "use cafile= to trust a specific certificate instead",
+                UserWarning,
+                stacklevel=3,
+            )
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=cafile)

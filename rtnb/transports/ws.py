@@ -1,0 +1,217 @@
+"""WebSocket transport on the ``websockets`` library (RFC 6455)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    NegotiationError,
+    PayloadTooBig,
+)
+from websockets.typing import Subprotocol
+
+from ..errors import ConnectError, ProtocolError
+from ..errors import ConnectionClosed as Closed
+from .base import Ingest, Transport, check_options
+from .tls import client_ssl_context
+
+__all__ = ["WebSocketTransport"]
+
+#: Close codes (RFC 6455 section 7.4.1) worth naming in a message.
+CLOSE_CODES = {
+    1000: "normal closure",
+    1001: "going away",
+    1002: "protocol error",
+    1003: "unsupported data",
+    1006: "abnormal closure, no close frame",
+    1007: "invalid payload data",
+    1008: "policy violation",
+    1009: "message too big",
+    1011: "server error",
+    1012: "service restart",
+    1013: "try again later",
+}
+
+
+class WebSocketTransport(Transport):
+    """Text and binary frames over ``ws://`` or ``wss://``.
+
+    Options:
+        headers: extra handshake headers (a dict or ``[(name, value), ...]``).
+        subprotocols: subprotocols to offer; a server that picks none of them
+            fails the connection (fatal).
+        compression: ``"deflate"`` (permessage-deflate, the default) or ``None``.
+        ping_interval / ping_timeout: keepalive pings in seconds (20/20); a peer
+            that misses a pong is considered dead and the connection reconnects.
+        max_size: largest message accepted, in bytes (default 16 MiB).
+        origin: the ``Origin`` header to send.
+        verify / cafile: TLS checking for ``wss://`` (see ``client_ssl_context``).
+        proxy: an HTTP/SOCKS proxy URL, ``True`` (environment, the default) or ``None``.
+    """
+
+    kind: ClassVar[str] = "ws"
+    options: ClassVar[frozenset[str]] = frozenset(
+        {
+            "headers",
+            "subprotocols",
+            "compression",
+            "ping_interval",
+            "ping_timeout",
+            "max_size",
+            "origin",
+            "verify",
+            "cafile",
+            "proxy",
+            "user_agent",
+        }
+    )
+
+    def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
+        super().__init__(url, ingest, options)
+        check_options(self.kind, options, self.options)
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(
+                f"a WebSocket URL starts with ws:// or wss:// and names a host, not {url!r}"
+            )
+        self._connect_kwargs: dict[str, Any] = {
+            "additional_headers": _headers(options.get("headers")),
+            "subprotocols": [Subprotocol(p) for p in _as_list(options.get("subprotocols"))]
+            or None,
+            "compression": options.get("compression", "deflate"),
+            "ping_interval": options.get("ping_interval", 20.0),
+            "ping_timeout": options.get("ping_timeout", 20.0),
+            "max_size": options.get("max_size", 16 * 1024 * 1024),
+            "open_timeout": None,  # the Connection applies its own open_timeout
+            "close_timeout": 2.0,
+            "proxy": options.get("proxy", True),
+            "max_queue": 64,
+        }
+        if "origin" in options:
+            self._connect_kwargs["origin"] = options["origin"]
+        if "user_agent" in options:
+            self._connect_kwargs["user_agent_header"] = options["user_agent"]
+        if parts.scheme == "wss":
+            self._connect_kwargs["ssl"] = client_ssl_context(
+                options.get("verify", True), options.get("cafile")
+            )
+        self._max_size = self._connect_kwargs["max_size"]
+        self._ws: ClientConnection | None = None
+
+    async def open(self) -> None:
+        try:
+            ws = await ws_connect(self.url, **self._connect_kwargs)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = bytes(exc.response.body or b"")[:200].decode("utf-8", "replace").strip()
+            fatal = 400 <= status < 500 and status not in (408, 429)
+            raise ConnectError(
+                f"server refused the WebSocket handshake: HTTP {status}"
+                + (f" ({body})" if body else ""),
+                fatal=fatal,
+            ) from exc
+        except NegotiationError as exc:
+            raise ConnectError(f"negotiation failed: {exc}", fatal=True) from exc
+        except InvalidURI as exc:
+            raise ConnectError(f"invalid WebSocket URL: {exc}", fatal=True) from exc
+        except InvalidHandshake as exc:
+            raise ConnectError(f"WebSocket handshake failed: {exc}") from exc
+        except OSError as exc:
+            raise ConnectError(_os_error_text(exc, self.url)) from exc
+        offered = self._connect_kwargs["subprotocols"]
+        if offered and ws.subprotocol is None:
+            await ws.close(1002, "no subprotocol")
+            raise ConnectError(
+                f"server accepted none of the subprotocols {', '.join(offered)}", fatal=True
+            )
+        self._ws = ws
+
+    async def serve(self) -> str:
+        ws = self._ws
+        if ws is None:
+            raise ProtocolError("serve() before open()")
+        ingest = self.ingest
+        try:
+            while True:
+                ingest(await ws.recv())
+        except ConnectionClosedOK as exc:
+            return _close_text(exc, self._max_size)
+        except ConnectionClosed as exc:
+            text = _close_text(exc, self._max_size)
+            if isinstance(exc.__cause__, PayloadTooBig) or "1009" in text:
+                raise ProtocolError(text) from exc
+            raise Closed(text) from exc
+
+    async def send(self, data: str | bytes) -> int:
+        ws = self._ws
+        if ws is None:
+            raise ConnectionError("not connected")
+        await ws.send(data)
+        return len(data) if isinstance(data, bytes) or data.isascii() else len(data.encode())
+
+    async def close(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(), 3)
+            except (asyncio.TimeoutError, OSError):
+                ws.transport.abort()
+
+    def info(self) -> dict[str, Any]:
+        ws = self._ws
+        if ws is None:
+            return {"ping_rtt": None, "subprotocol": None}
+        latency = getattr(ws, "latency", 0.0)
+        return {"ping_rtt": latency or None, "subprotocol": ws.subprotocol}
+
+
+def _headers(value: Any) -> list[tuple[str, str]] | None:
+    if value is None:
+        return None
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        return [(str(k), str(v)) for k, v in items]
+    except (TypeError, ValueError) as exc:
+        raise TypeError("headers must be a dict or a list of (name, value) pairs") from exc
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence):
+        return [str(v) for v in value]
+    raise TypeError("subprotocols must be a string or a list of strings")
+
+
+def _close_text(exc: ConnectionClosed, max_size: int | None) -> str:
+    frame = exc.rcvd or exc.sent
+    if frame is None:
+        return "connection lost without a close frame (code 1006)"
+    code = frame.code
+    reason = frame.reason
+    who = "server" if exc.rcvd is not None and exc.rcvd_then_sent is not False else "client"
+    if code == 1009 and exc.sent is not None and exc.sent.code == 1009:
+        return f"message over max_size={max_size} bytes refused (code 1009)"
+    text = f"closed by {who}: code {code} ({CLOSE_CODES.get(code, 'other')})"
+    return f"{text}: {reason}" if reason else text
+
+
+def _os_error_text(exc: OSError, url: str) -> str:
+    host = urlsplit(url).netloc
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {host} (is the server running?)"
+    if exc.__class__.__name__ == "gaierror" or "Name or service not known" in str(exc):
+        return f"cannot resolve host {urlsplit(url).hostname!r}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,83 @@
+"""Shared fixtures: a real in-kernel server on loopback, and leak checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rtnb
+from rtnb.server import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
+CHROMIUM = "/usr/bin/chromium"
+IN_NETNS = os.environ.get("RTNB_IN_NETNS") == "1"
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """One in-kernel server for the whole session (loopback, free port)."""
+    srv = rtnb.serve()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[Server]:
+    """A server of its own for tests that stop, restart or overload it."""
+    srv = rtnb.serve()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _close_connections() -> Iterator[None]:
+    yield
+    rtnb.close_all()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def loop_tasks() -> set[str]:
+    """Names of the tasks alive on rtnb's loop (for leak checks)."""
+    import asyncio
+
+    from rtnb.runtime import run
+
+    async def names() -> set[str]:
+        me = asyncio.current_task()
+        return {t.get_name() for t in asyncio.all_tasks() if t is not me and not t.done()}
+
+    return run(names(), timeout=5)
+
+
+def thread_names() -> set[str]:
+    """Names of live threads."""
+    return {t.name for t in threading.enumerate()}
+
+
+def require_node() -> str:
+    """The node binary and installed test peers, or a failing (not skipped) test."""
+    node = shutil.which("node")
+    if node is None or not NODE_MODULES.is_dir():
+        pytest.fail("Node.js and tests/node/node_modules are needed: run scripts/test")
+    return node
+
+
+def require_netns() -> None:
+    """WebRTC and browser tests must run in the loopback-only namespace."""
+    if not IN_NETNS:
+        pytest.fail(
+            "run this test inside the loopback-only namespace: scripts/test-netns pytest ..."
+        )
