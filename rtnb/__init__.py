@@ -1,10 +1,10 @@
 """rtnb: WebSocket, Server-Sent Events and WebRTC streams in Jupyter and IPython.
 
-    >>> import rtnb
-    >>> srv = rtnb.serve()                                        # doctest: +SKIP
-    >>> c = rtnb.connect("ws", srv.url_for("/ws/ticker"))         # doctest: +SKIP
-    >>> c.wait_open().recv(timeout=5).json                        # doctest: +SKIP
-    {'t': 1764088200.1, 'symbol': 'AAPL', 'price': 191.4}
+>>> import rtnb
+>>> srv = rtnb.serve()                                        # doctest: +SKIP
+>>> c = rtnb.connect("ws", srv.url_for("/ws/ticker"))         # doctest: +SKIP
+>>> c.wait_open().recv(timeout=5).json                        # doctest: +SKIP
+{'t': 1764088200.1, 'symbol': 'AAPL', 'price': 191.4}
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ class Connection:
                         if self._open_event is not None:
                             self._open_event.clear()
                         await _quietly(transport.close())
-                    if self._closing:
+                    if self.closing:
                         break
                     if not self.reconnect:
                         self._set_state("failed" if failed else "closed")
@@ -335,12 +335,16 @@ class Connection:
 
     def _why_not_open(self) -> str:
         last = self._counters.last_error
-        return (
-            f"{self.kind} connection {self.name!r} to {self.url} is {self._state}"
-            + (f": {last}" if last else "")
+        return f"{self.kind} connection {self.name!r} to {self.url} is {self._state}" + (
+            f": {last}" if last else ""
         )
 
     # --- state and figures ------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        """True once ``close()`` has been asked for."""
+        return self._closing
 
     @property
     def state(self) -> State:
@@ -626,6 +630,7 @@ def _describe(exc: BaseException) -> str:
 def _as_connect_error(exc: BaseException, open_timeout: float) -> ConnectError:
     if isinstance(exc, ConnectError):
         return exc
+    err: ConnectError
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         err = ConnectTimeout(f"no answer within open_timeout={open_timeout} s")
     else:

@@ -40,7 +40,8 @@ def connection_html(conn: Connection, recent: int = 5) -> str:
     rows = []
     for m in conn.log.tail(recent)[::-1]:
         when = time.strftime("%H:%M:%S", time.localtime(m.ts)) + f".{int(m.ts % 1 * 1000):03d}"
-        text = m.text if not m.is_binary else f"<{m.size} bytes> " + bytes(m.data[:16]).hex()
+        data = m.data
+        text = f"<{m.size} bytes> {data[:16].hex()}" if isinstance(data, bytes) else data
         if len(text) > 120:
             text = text[:117] + "..."
         arrow = "&#8595;" if m.direction == "in" else "&#8593;"
@@ -49,9 +50,7 @@ def connection_html(conn: Connection, recent: int = 5) -> str:
             f"<td style='text-align:left;font-family:monospace'>{esc(text)}</td></tr>"
         )
     last_error = (
-        f"<div style='color:#cf222e'>last error: {esc(s.last_error)}</div>"
-        if s.last_error
-        else ""
+        f"<div style='color:#cf222e'>last error: {esc(s.last_error)}</div>" if s.last_error else ""
     )
     return (
         "<div class='rtnb-summary' style='font-family:sans-serif;font-size:13px'>"

@@ -7,6 +7,7 @@ from typing import Any
 
 __all__ = ["BACKEND", "dumps", "loads"]
 
+_orjson: Any
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised when the 'fast' extra is absent
@@ -29,13 +30,17 @@ if _orjson is not None:
     def dumps(obj: Any) -> str:
         """Serialise ``obj`` to compact JSON text."""
         try:
-            return _orjson_dumps(obj, option=_OPT).decode()  # type: ignore[no-any-return]
+            return _orjson_dumps(obj, option=_OPT).decode()  # type: ignore[no-any-return,unused-ignore]
         except TypeError:
             return _std_dumps(obj)
 
     DecodeError: type[Exception] = _orjson.JSONDecodeError
 else:  # pragma: no cover
     BACKEND = "json"
-    loads = json.loads
+
+    def loads(data: str | bytes) -> Any:
+        """Parse JSON text (str or UTF-8 bytes)."""
+        return json.loads(data)
+
     dumps = _std_dumps
     DecodeError = ValueError

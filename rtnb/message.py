@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import threading
 import time
 from collections import deque
@@ -141,7 +142,8 @@ class Message:
 
     def __repr__(self) -> str:
         kind = "bytes" if self.is_binary else "str"
-        preview = self.text if not self.is_binary else bytes(self.data[:24]).hex()
+        data = self.data
+        preview = data[:24].hex() if isinstance(data, bytes) else self.text
         if len(preview) > 60:
             preview = preview[:57] + "..."
         extra = "".join(
@@ -286,11 +288,8 @@ class MessageLog:
 
     def remove_wakeup(self, fn: Callable[[], None]) -> None:
         """Forget a wakeup registered with :meth:`add_wakeup` that is no longer needed."""
-        with self._lock:
-            try:
-                self._wakeups.remove(fn)
-            except ValueError:
-                pass
+        with self._lock, contextlib.suppress(ValueError):
+            self._wakeups.remove(fn)
 
     def cursor(self, start: int | None = None, direction: Direction | None = "in") -> Cursor:
         """A reading position; ``start`` defaults to the next message to arrive."""
@@ -434,10 +433,8 @@ class Cursor:
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     raise RecvTimeout(f"no message within {timeout} s")
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(fut, remaining)
-                except asyncio.TimeoutError:
-                    pass
             finally:
                 self.log.remove_wakeup(wake)
 

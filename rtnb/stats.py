@@ -1,10 +1,10 @@
 """Counters and rates for a connection: O(1) to update, summarised on demand.
 
-    >>> meter = RateMeter(window=5)
-    >>> for t in (100.0, 100.5, 101.2, 103.9):
-    ...     meter.tick(t)
-    >>> round(meter.rate(now=104.0), 2)
-    0.8
+>>> meter = RateMeter(window=5)
+>>> for t in (100.0, 100.5, 101.2, 103.9):
+...     meter.tick(t)
+>>> round(meter.rate(now=104.0), 2)
+0.8
 """
 
 from __future__ import annotations

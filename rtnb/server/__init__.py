@@ -1,9 +1,9 @@
 """The in-kernel server: WebSocket, SSE and WebRTC endpoints on one port.
 
-    >>> srv = rtnb.serve()                       # doctest: +SKIP
-    >>> srv.url                                  # doctest: +SKIP
-    'http://127.0.0.1:54321'
-    >>> srv.stop()                               # doctest: +SKIP
+>>> srv = rtnb.serve()                       # doctest: +SKIP
+>>> srv.url                                  # doctest: +SKIP
+'http://127.0.0.1:54321'
+>>> srv.stop()                               # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ class Server:
         runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(
-            runner, self.config.host, self.config.port, ssl_context=self.ssl_context,
+            runner,
+            self.config.host,
+            self.config.port,
+            ssl_context=self.ssl_context,
             shutdown_timeout=2.0,
         )
         try:
@@ -170,7 +173,10 @@ class Server:
     @property
     def endpoints(self) -> list[Endpoint]:
         """Every path the server offers, with a description."""
-        return list(self._app[ENDPOINTS]) if self._app is not None else []
+        if self._app is None:
+            return []
+        endpoints: list[Endpoint] = self._app[ENDPOINTS]
+        return list(endpoints)
 
     # --- display ----------------------------------------------------------------------
 
@@ -206,7 +212,7 @@ class Server:
                 f"<tr><td><code>{esc(ep.path)}</code></td><td>{esc(ep.description)}</td>"
                 f"<td>{how}</td></tr>"
             )
-        token = f" &middot; token <code>{esc(self.config.token)}</code>" if self.token else ""
+        token = f" &middot; token <code>{esc(self.token)}</code>" if self.token else ""
         return (
             f"<div class='rtnb-server'><b>rtnb server</b> {state} at "
             f"<a href='{esc(self.url_for('/'))}' target='_blank'>{esc(self.url)}</a>{token}"

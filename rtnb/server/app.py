@@ -57,12 +57,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     task = asyncio.current_task()
     tasks = app[TASKS]
     if task is not None:
-        tasks.add(task)  # type: ignore[arg-type]
+        tasks.add(task)
     try:
         return await handler(request)
     finally:
         if task is not None:
-            tasks.discard(task)  # type: ignore[arg-type]
+            tasks.discard(task)
         left = clients.get(peer, 1) - 1
         if left:
             clients[peer] = left
@@ -71,7 +71,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def _close_streams(app: web.Application) -> None:
-    sockets = list(app[SOCKETS])
+    live: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    sockets = list(live)
     await asyncio.gather(
         *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
         return_exceptions=True,

@@ -215,7 +215,7 @@ def _command(gen: TickGenerator, text: str) -> dict[str, Any] | None:
     try:
         cmd = jsonfast.loads(text)
     except ValueError:
-        return {"type": "error", "error": "expected JSON like {\"type\":\"subscribe\",...}"}
+        return {"type": "error", "error": 'expected JSON like {"type":"subscribe",...}'}
     if not isinstance(cmd, dict) or cmd.get("type") not in ("subscribe", "unsubscribe"):
         return {"type": "error", "error": "unknown command; use subscribe or unsubscribe"}
     channel = cmd.get("channel")

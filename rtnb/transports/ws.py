@@ -86,8 +86,7 @@ class WebSocketTransport(Transport):
             )
         self._connect_kwargs: dict[str, Any] = {
             "additional_headers": _headers(options.get("headers")),
-            "subprotocols": [Subprotocol(p) for p in _as_list(options.get("subprotocols"))]
-            or None,
+            "subprotocols": [Subprotocol(p) for p in _as_list(options.get("subprotocols"))] or None,
             "compression": options.get("compression", "deflate"),
             "ping_interval": options.get("ping_interval", 20.0),
             "ping_timeout": options.get("ping_timeout", 20.0),
