@@ -1,0 +1,248 @@
+"""Record a connection's messages to JSON Lines, and replay a recording as a connection.
+
+    >>> with c.record("ticks.jsonl"):                 # doctest: +SKIP
+    ...     time.sleep(5)
+    >>> r = rtnb.replay("ticks.jsonl", speed=2.0)    # doctest: +SKIP
+    >>> r.plot("price", by="symbol")                  # doctest: +SKIP
+
+The recorder never writes on the ingest path: a flusher on the runtime loop
+pulls what is new from the connection's log every ``interval`` seconds (a
+cursor, like the views) and hands the batch to a worker thread that encodes
+and appends it. Memory is bounded by the log itself: a message that falls off
+the log before the next flush is counted in :attr:`Recorder.missed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .message import Message
+from .recordfmt import Header, encode_header, from_message_record
+from .runtime import get_runtime, in_loop_thread
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Recorder", "replay"]
+
+log = logging.getLogger("rtnb")
+
+
+class Recorder:
+    """Writes every message of a connection (both directions) to a JSON Lines file.
+
+    Made by :meth:`rtnb.Connection.record` or ``%rt_record NAME FILE``; runs
+    until :meth:`stop` (or the connection closes). Also a context manager.
+
+    Args:
+        conn: the connection to record.
+        path: the file to write (created or truncated; ``append=True`` appends).
+        include_existing: also write what is already in the log.
+        interval: seconds between flushes (default 0.2).
+        append: append to ``path`` instead of truncating it.
+        header: write a first line naming the kind and URL (default True).
+
+    Attributes:
+        path: the file written.
+        written: messages written so far.
+        missed: messages that fell off the log before they could be written.
+
+    Example:
+        >>> rec = c.record("ticks.jsonl")     # doctest: +SKIP
+        >>> rec.stop().written                 # doctest: +SKIP
+        57
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        path: str | os.PathLike[str],
+        *,
+        include_existing: bool = False,
+        interval: float = 0.2,
+        append: bool = False,
+        header: bool = True,
+    ) -> None:
+        if not isinstance(interval, int | float) or not 0.01 <= interval <= 60:
+            raise ValueError(f"interval must be between 0.01 and 60 seconds, not {interval!r}")
+        self.conn = conn
+        self.path = Path(path)
+        self.interval = float(interval)
+        self.written = 0
+        self.missed = 0
+        self._pos = conn.log.first_seq if include_existing else conn.log.next_seq
+        try:
+            self._file: IO[str] | None = open(  # noqa: SIM115 - closed by stop()
+                self.path, "a" if append else "w", encoding="utf-8", newline="\n"
+            )
+        except OSError as exc:
+            raise ValueError(f"cannot write the recording {str(path)!r}: {exc.strerror}") from None
+        if header:
+            self._file.write(
+                encode_header(Header(kind=conn.kind, url=conn.url, started=time.time())) + "\n"
+            )
+        self._write_lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.started = time.time()
+        rt = get_runtime()
+        rt.register(self)
+        conn._attach_view(self)
+        if in_loop_thread():
+            self._start_on_loop()
+        else:
+            rt.call_soon(self._start_on_loop)
+
+    # --- the flusher ------------------------------------------------------------------
+
+    def _start_on_loop(self) -> None:
+        if self._stopped:
+            return
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"rtnb-recorder-{self.conn.name}"
+        )
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self._flush()
+
+    def _take(self) -> list[Message]:
+        log = self.conn.log
+        msgs, _ = log.since(self._pos)
+        end = msgs[-1].seq + 1 if msgs else max(self._pos, log.first_seq)
+        self.missed += end - self._pos - len(msgs)
+        self._pos = end
+        return msgs
+
+    async def _flush(self) -> None:
+        msgs = self._take()
+        if msgs:
+            await asyncio.to_thread(self._write, msgs)
+
+    def _write(self, msgs: list[Message]) -> None:
+        lines = "".join(from_message_record(m.to_record()) + "\n" for m in msgs)
+        with self._write_lock:
+            if self._file is None:
+                return
+            self._file.write(lines)
+            self._file.flush()
+            self.written += len(msgs)
+
+    # --- stopping ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True until :meth:`stop`."""
+        return not self._stopped
+
+    async def astop(self) -> Recorder:
+        """The async twin of :meth:`stop`."""
+        if in_loop_thread():
+            await self._stop_on_loop()
+        else:
+            await get_runtime().arun(self._stop_on_loop())
+        return self
+
+    async def _stop_on_loop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self._flush()
+        finally:
+            with self._write_lock:
+                f, self._file = self._file, None
+            if f is not None:
+                f.close()
+            self.conn._detach_view(self)
+
+    def stop(self, timeout: float = 15.0) -> Recorder:
+        """Write what is left, close the file and stop; returns the recorder. Idempotent."""
+        if self._stopped:
+            return self
+        if in_loop_thread():
+            get_runtime().loop.create_task(self._stop_on_loop())
+            return self
+        get_runtime().run(self._stop_on_loop(), timeout)
+        return self
+
+    def close(self) -> None:
+        """Same as :meth:`stop` (called when the connection closes)."""
+        self.stop()
+
+    async def _aclose_at_exit(self) -> None:
+        await self._stop_on_loop()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def summary(self) -> str:
+        """One line: what is recorded where, and how much."""
+        state = "recording" if self.running else "stopped"
+        line = f"{state} {self.conn.name} -> {self.path}: {self.written} message(s) written"
+        return line + (f", {self.missed} missed" if self.missed else "")
+
+    def __repr__(self) -> str:
+        return f"<rtnb.Recorder {self.summary()}>"
+
+
+def replay(
+    path: str | os.PathLike[str],
+    speed: float = 1.0,
+    *,
+    name: str | None = None,
+    loop: bool = False,
+    max_messages: int = 10_000,
+    **options: Any,
+) -> Connection:
+    """Play a recording back as a read-only connection of kind ``"replay"``.
+
+    The received messages of the recording arrive again in order, with their
+    original spacing divided by ``speed`` (``0`` = as fast as possible), so
+    tables, plots and ``recv`` work exactly as on the live stream. The
+    connection ends in state ``"closed"`` after the last message (unless
+    ``loop=True``).
+
+    Args:
+        path: a JSON Lines file written by :class:`Recorder` (or ``rtnb record``).
+        speed: playback speed factor; 1 is real time, 0 means no waiting.
+        name: the registry name (default ``replay1``, ...).
+        loop: start again from the top after the last message.
+        max_messages: the log's bound.
+        **options: other :func:`rtnb.connect` options.
+
+    Raises:
+        ValueError: for a negative or non-numeric ``speed``.
+
+    Example:
+        >>> r = rtnb.replay("ticks.jsonl", speed=0)     # doctest: +SKIP
+        >>> r.wait_open(); r.recv(timeout=5).json        # doctest: +SKIP
+        {'t': 1764088200.1, 'symbol': 'AAPL', 'price': 191.4}
+    """
+    from .connection import connect
+
+    return connect(
+        "replay",
+        os.fspath(path),
+        speed=speed,
+        loop=loop,
+        name=name,
+        max_messages=max_messages,
+        **options,
+    )
