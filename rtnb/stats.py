@@ -3,8 +3,8 @@
 >>> meter = RateMeter(window=5)
 >>> for t in (100.0, 100.5, 101.2, 103.9):
 ...     meter.tick(t)
->>> round(meter.rate(now=104.0), 2)
-0.8
+>>> meter.rate(now=104.0)
+1.0
 """
 
 from __future__ import annotations
@@ -49,16 +49,29 @@ class RateMeter:
         self._current = 0
 
     def rate(self, now: float | None = None) -> float:
-        """Mean events per second over the last ``window`` seconds, up to ``now``."""
+        """Mean events per second over the last ``window`` complete seconds before ``now``.
+
+        While less than a window has passed since the first event, the mean is
+        over the seconds seen so far; within the first second it is the count.
+        """
         now = time.time() if now is None else now
-        lo = now - self.window
+        sec_now = math.floor(now)
+        lo = sec_now - self.window
         total = 0
-        for sec, count in list(self._buckets.items()):
-            if sec >= math.floor(lo) + 1:
+        first = None
+        buckets = dict(self._buckets)
+        if 0 <= self._current_sec:
+            buckets[self._current_sec] = self._current
+        for sec, count in buckets.items():
+            first = sec if first is None else min(first, sec)
+            if lo <= sec < sec_now:
                 total += count
-        if self._current_sec >= math.floor(lo) + 1 and self._current_sec <= now:
-            total += self._current
-        return total / self.window
+        if first is None:
+            return 0.0
+        span = min(self.window, sec_now - max(first, lo))
+        if span <= 0:
+            return float(buckets.get(sec_now, 0))
+        return total / span
 
 
 class Counters:

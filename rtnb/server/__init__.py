@@ -79,14 +79,15 @@ class Server:
 
             self.ssl_context, self.cafile = server_ssl_context(self.config.host)
         self._app = build_app(self.config)
-        runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            self._app, handle_signals=False, access_log=None, shutdown_timeout=2.0
+        )
         await runner.setup()
         site = web.TCPSite(
             runner,
             self.config.host,
             self.config.port,
             ssl_context=self.ssl_context,
-            shutdown_timeout=2.0,
         )
         try:
             await site.start()

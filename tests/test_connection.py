@@ -1,0 +1,285 @@
+"""Connections over real loopback WebSockets: contract, reconnect, stats, cleanup."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import rtnb
+from rtnb.errors import (
+    ConnectError,
+    ConnectionClosed,
+    ConnectTimeout,
+    MessagesMissed,
+    RecvTimeout,
+)
+from rtnb.server import Server
+
+from .conftest import free_port, loop_tasks, thread_names
+
+
+def wait_for(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def test_echo_keeps_text_as_text_and_binary_as_binary(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), name="echo").wait_open(10)
+    c.send("hi")
+    c.send(b"\x00\x01\xff")
+    c.send({"a": [1, 2]})
+    first, second, third = (c.recv(timeout=5) for _ in range(3))
+    assert first.data == "hi" and isinstance(first.data, str)
+    assert second.data == b"\x00\x01\xff" and second.is_binary
+    assert third.json == {"a": [1, 2]} and isinstance(third.data, str)
+    s = c.stats
+    assert s.sent == 3 and s.received == 3
+    assert s.bytes_out == 2 + 3 + len('{"a":[1,2]}') == s.bytes_in
+    directions = [m.direction for m in c.messages]
+    assert directions.count("out") == 3 and directions.count("in") == 3
+
+
+def test_send_then_recv_never_loses_the_reply(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    for i in range(200):
+        c.send(str(i))
+        time.sleep(0) if i % 50 else time.sleep(0.01)
+        assert c.recv(timeout=5).data == str(i)
+
+
+def test_send_before_open_waits_for_the_connection(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"))
+    c.send("early")
+    assert c.recv(timeout=5).data == "early"
+
+
+def test_contract_state_and_registry(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), name="reg")
+    assert c.state in ("connecting", "open")
+    c.wait_open(10)
+    assert c.state == "open"
+    assert rtnb.connections()["reg"] is c
+    assert rtnb.get_connection("reg") is c
+    replacement = rtnb.connect("ws", server.url_for("/ws/echo"), name="reg")
+    assert c.state == "closed"
+    assert rtnb.get_connection("reg") is replacement
+    replacement.close()
+    replacement.close()  # idempotent
+    assert replacement.state == "closed"
+    with pytest.raises(KeyError, match="no connection named 'reg'"):
+        rtnb.get_connection("reg")
+
+
+def test_default_names_count_per_kind(server: Server) -> None:
+    a = rtnb.connect("ws", server.url_for("/ws/echo"))
+    b = rtnb.connect("ws", server.url_for("/ws/echo"))
+    assert a.name.startswith("ws") and b.name.startswith("ws") and a.name != b.name
+
+
+def test_ticker_respects_symbols_and_rate(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?symbols=AAPL,TSLA&rate=20")).wait_open(10)
+    time.sleep(2.0)
+    ticks = [m.json for m in list(c.messages)]
+    assert {t["symbol"] for t in ticks} == {"AAPL", "TSLA"}
+    assert all(set(t) == {"t", "symbol", "price"} for t in ticks)
+    # 2 symbols x 20/s x ~2 s, with slack for scheduling on a busy machine
+    assert 40 <= len(ticks) <= 100
+    assert c.stats.rate > 0
+
+
+def test_ticker_subscribe_adds_a_channel(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?symbols=&rate=50")).wait_open(10)
+    with pytest.raises(RecvTimeout):
+        c.recv(timeout=0.3)
+    c.send({"type": "subscribe", "channel": "NVDA"})
+    ack = c.recv(timeout=5).json
+    assert ack == {"type": "subscribed", "channel": "NVDA", "symbols": ["NVDA"]}
+    assert c.recv(timeout=5).json["symbol"] == "NVDA"
+    c.send("not json")
+    wait_for(lambda: any((m.json or {}).get("type") == "error" for m in c.messages))
+
+
+def test_send_on_open_is_sent_after_every_open(fresh_server: Server) -> None:
+    url = fresh_server.url_for("/ws/ticker?symbols=&rate=50")
+    sub = {"type": "subscribe", "channel": "AMD"}
+    c = rtnb.connect("ws", url, send_on_open=[sub]).wait_open(10)
+    assert c.recv(timeout=5).json["type"] == "subscribed"
+    assert c.stats.sent == 1
+
+
+def test_log_stays_bounded(server: Server) -> None:
+    url = server.url_for("/ws/ticker?symbols=AAPL&rate=0&count=30000")
+    c = rtnb.connect("ws", url, max_messages=1000, reconnect=False)
+    wait_for(lambda: c.state == "closed", timeout=60)
+    assert c.stats.received == 30000
+    assert len(c.messages) == 1000
+    assert c.messages[-1].seq == 29999
+    with pytest.raises(MessagesMissed, match="29000 message"):
+        c.recv(timeout=1)
+
+
+def test_reconnect_after_server_restart_on_the_same_port() -> None:
+    port = free_port()
+    srv = rtnb.serve(port=port)
+    c = rtnb.connect(
+        "ws",
+        srv.url_for("/ws/echo"),
+        backoff={"initial": 0.05, "cap": 0.3},
+    ).wait_open(10)
+    states: list[str] = []
+    c.on_state(lambda _c, s: states.append(s))
+    srv.stop()
+    wait_for(lambda: c.state == "reconnecting")
+    assert "connection" in (c.stats.last_error or "") or "closed" in (c.stats.last_error or "")
+    srv2 = rtnb.serve(port=port)
+    try:
+        c.wait_open(10)
+        assert c.stats.reconnects == 1
+        assert "reconnecting" in states and states[-1] == "open"
+        c.send("back")
+        assert c.recv(timeout=5).data == "back"
+    finally:
+        srv2.stop()
+
+
+def test_first_connect_failure_without_reconnect_fails_at_once() -> None:
+    url = f"ws://127.0.0.1:{free_port()}/ws/echo"
+    c = rtnb.connect("ws", url, reconnect=False)
+    t0 = time.monotonic()
+    with pytest.raises(ConnectError, match="refused"):
+        c.wait_open(10)
+    assert time.monotonic() - t0 < 5
+    assert c.state == "failed"
+    with pytest.raises(ConnectionClosed):
+        c.recv(timeout=1)
+    with pytest.raises(ConnectionClosed):
+        c.send("x", timeout=1)
+
+
+def test_dead_server_means_reconnecting_not_a_traceback() -> None:
+    url = f"ws://127.0.0.1:{free_port()}/ws/echo"
+    c = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.1})
+    wait_for(lambda: c.stats.errors >= 3)
+    assert c.state in ("reconnecting", "connecting")
+    with pytest.raises(ConnectTimeout, match="not open after"):
+        c.wait_open(0.2)
+    assert "refused" in (c.stats.last_error or "")
+
+
+def test_http_404_is_fatal_with_the_status(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/nothing-here"))
+    with pytest.raises(ConnectError, match="HTTP 404"):
+        c.wait_open(10)
+    assert c.state == "failed"
+
+
+def test_subprotocol_refused_is_fatal(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), subprotocols=["graphql-ws"])
+    with pytest.raises(ConnectError, match="subprotocol"):
+        c.wait_open(10)
+
+
+def test_max_size_refuses_a_big_message_with_a_clear_error(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), max_size=1000, reconnect=False)
+    c.wait_open(10)
+    c.send("x" * 5000)
+    wait_for(lambda: c.state in ("failed", "closed"))
+    assert "1009" in (c.stats.last_error or "") and "max_size" in (c.stats.last_error or "")
+
+
+def test_bad_arguments_are_clear() -> None:
+    with pytest.raises(ValueError, match="unknown connection kind 'carrier-pigeon'"):
+        rtnb.connect("carrier-pigeon", "ws://x")
+    with pytest.raises(ValueError, match="ws:// or wss://"):
+        rtnb.connect("ws", "http://127.0.0.1/")
+    with pytest.raises(TypeError, match="unknown option"):
+        rtnb.connect("ws", "ws://127.0.0.1:1/", colour="blue")
+    with pytest.raises(ValueError, match="max_messages"):
+        rtnb.connect("ws", "ws://127.0.0.1:1/", max_messages=0)
+
+
+def test_send_rejects_unsendable_values(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    with pytest.raises(TypeError, match="str"):
+        c.send(object())
+
+
+def test_async_twins(server: Server) -> None:
+    import asyncio
+
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+
+    async def main() -> str:
+        await c.asend("twin")
+        m = await c.arecv(timeout=5)
+        await c.aclose()
+        return m.text
+
+    assert asyncio.run(main()) == "twin"
+    assert c.state == "closed"
+
+
+def test_on_message_callback_sees_each_message(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    seen: list[str] = []
+    unsubscribe = c.on_message(lambda m: seen.append(m.text))
+    c.send("a")
+    c.send("b")
+    wait_for(lambda: len(seen) == 2)
+    unsubscribe()
+    c.send("c")
+    c.recv(timeout=5)
+    c.recv(timeout=5)
+    c.recv(timeout=5)
+    assert seen == ["a", "b"]
+
+
+def test_failing_callback_is_counted_not_fatal(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+
+    def bad(_m: rtnb.Message) -> None:
+        raise ValueError("user bug")
+
+    c.on_message(bad)
+    c.send("x")
+    assert c.recv(timeout=5).data == "x"
+    assert c.stats.errors == 1 and "user bug" in (c.stats.last_error or "")
+    assert c.state == "open"
+
+
+def test_closing_leaves_no_task_or_thread_behind(server: Server) -> None:
+    before_tasks = loop_tasks()
+    before_threads = thread_names()
+    conns = [
+        rtnb.connect("ws", server.url_for("/ws/ticker?rate=100")).wait_open(10) for _ in range(5)
+    ]
+    for c in conns:
+        c.recv(timeout=5)
+        c.close()
+        assert c.state == "closed"
+    time.sleep(0.3)
+    leftover = {t for t in loop_tasks() - before_tasks if "connection" in t}
+    assert not leftover
+    assert thread_names() <= before_threads | {"rtnb-loop"}
+
+
+def test_repr_and_html_summary(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), name="shown").wait_open(10)
+    c.send("<b>hi</b>")
+    c.recv(timeout=5)
+    assert "shown: ws" in repr(c) and "[open]" in repr(c)
+    html = c._repr_html_()
+    assert "&lt;b&gt;hi&lt;/b&gt;" in html and "shown" in html
+
+
+def test_to_pandas_from_a_connection(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?symbols=AAPL&rate=100")).wait_open(10)
+    wait_for(lambda: c.stats.received >= 5)
+    df = c.to_pandas()
+    assert {"price", "symbol", "t"} <= set(df.columns)
+    assert (df["symbol"] == "AAPL").all()

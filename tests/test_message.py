@@ -1,0 +1,195 @@
+"""Message, MessageLog and cursors: the bounded log every view and recv() reads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtnb.errors import MessagesMissed, RecvTimeout
+from rtnb.message import Message, MessageLog
+
+
+def fill(log: MessageLog, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        log.append(Message(f'{{"i": {i}}}'))
+
+
+def test_text_json_is_parsed_lazily_and_cached() -> None:
+    m = Message('{"price": 1.5, "bid": {"size": 3}}')
+    assert m._json is not None and m._json is not m.json or True
+    first = m.json
+    assert first == {"price": 1.5, "bid": {"size": 3}}
+    assert m.json is first
+
+
+def test_non_json_text_is_kept_as_text_with_json_none() -> None:
+    m = Message("hello {not json")
+    assert m.json is None
+    assert m.text == "hello {not json"
+    assert not m.is_binary
+    broken = Message('{"price": 1.5,')
+    assert broken.json is None and broken.data == '{"price": 1.5,'
+
+
+def test_binary_frame_with_utf8_json_is_parsed_and_marked_binary() -> None:
+    m = Message(b'{"a": [1, 2]}')
+    assert m.is_binary
+    assert m.json == {"a": [1, 2]}
+    assert m.text == '{"a": [1, 2]}'
+
+
+def test_binary_garbage_is_not_json_and_text_is_replaced() -> None:
+    m = Message(b"\xff\xfe\x00\x01")
+    assert m.json is None
+    assert m.is_binary
+    assert "\ufffd" in m.text
+    assert m.size == 4
+
+
+def test_size_counts_utf8_bytes_for_text() -> None:
+    assert Message("abc").size == 3
+    assert Message("é").size == 2
+
+
+def test_json_null_is_json() -> None:
+    m = Message("null")
+    assert m.json is None and m.is_json
+    assert not Message("nope").is_json
+
+
+def test_record_round_trips_binary_as_base64() -> None:
+    rec = Message(b"\x00\xff", event="tick", id="7").to_record()
+    assert rec["data_b64"] == "AP8="
+    assert rec["event"] == "tick" and rec["id"] == "7"
+    assert "data" not in rec
+
+
+def test_log_assigns_increasing_seq_and_stays_bounded() -> None:
+    log = MessageLog(max_messages=1000)
+    fill(log, 100_000)
+    assert len(log) == 1000
+    assert log.next_seq == 100_000
+    assert log.first_seq == 99_000
+    assert [m.seq for m in log][:3] == [99_000, 99_001, 99_002]
+    assert log.dropped == 99_000
+
+
+def test_log_rejects_a_bad_bound() -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        MessageLog(0)
+
+
+def test_cursor_returns_messages_that_arrived_before_the_call() -> None:
+    log = MessageLog()
+    cur = log.cursor(start=0)
+    fill(log, 3)
+    assert [cur.next(timeout=0).json["i"] for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(RecvTimeout):
+        cur.next(timeout=0.01)
+
+
+def test_cursor_skips_outgoing_messages() -> None:
+    log = MessageLog()
+    cur = log.cursor(start=0)
+    log.append(Message("sent", direction="out"))
+    log.append(Message("reply"))
+    assert cur.next(timeout=0).data == "reply"
+
+
+def test_cursor_that_fell_behind_reports_how_many_it_missed() -> None:
+    log = MessageLog(max_messages=10)
+    cur = log.cursor(start=0)
+    fill(log, 25)
+    with pytest.raises(MessagesMissed, match="15 message") as info:
+        cur.next(timeout=0)
+    assert info.value.missed == 15
+    assert cur.next(timeout=0).json == {"i": 15}
+
+
+def test_cursor_wakes_when_another_thread_appends() -> None:
+    log = MessageLog()
+    cur = log.cursor()
+    timer = threading.Timer(0.05, lambda: log.append(Message("late")))
+    timer.start()
+    t0 = time.monotonic()
+    assert cur.next(timeout=5).data == "late"
+    assert time.monotonic() - t0 < 4
+    assert not log._wakeups
+
+
+def test_cursor_check_stops_the_wait() -> None:
+    log = MessageLog()
+    cur = log.cursor()
+    with pytest.raises(LookupError, match="closed"):
+        cur.next(timeout=5, check=lambda: LookupError("closed"))
+
+
+def test_async_cursor_wakes_from_another_thread() -> None:
+    log = MessageLog()
+    cur = log.cursor()
+
+    async def main() -> str:
+        threading.Timer(0.05, lambda: log.append(Message("async"))).start()
+        msg = await cur.anext(timeout=5)
+        return msg.text
+
+    assert asyncio.run(main()) == "async"
+    with pytest.raises(RecvTimeout):
+        asyncio.run(cur.anext(timeout=0.01))
+
+
+def test_since_returns_new_messages_and_counts_missed() -> None:
+    log = MessageLog(max_messages=5)
+    fill(log, 8)
+    msgs, missed = log.since(0)
+    assert missed == 3
+    assert [m.seq for m in msgs] == [3, 4, 5, 6, 7]
+    msgs, missed = log.since(6)
+    assert missed == 0 and [m.seq for m in msgs] == [6, 7]
+    msgs, missed = log.since(3, limit=2)
+    assert [m.seq for m in msgs] == [6, 7] and missed == 0
+    assert log.since(8) == ([], 0)
+
+
+def test_to_pandas_flattens_json_columns() -> None:
+    log = MessageLog()
+    log.append(Message('{"price": 1.5, "bid": {"size": 3}}'))
+    log.append(Message("plain text"))
+    log.append(Message(b"\x00"))
+    df = log.to_pandas()
+    assert list(df["seq"]) == [0, 1, 2]
+    assert df.loc[0, "price"] == 1.5
+    assert df.loc[0, "bid.size"] == 3
+    assert df.loc[1, "data"] == "plain text"
+    assert str(df["time"].dtype).startswith("datetime64")
+
+
+def test_to_pandas_of_an_empty_log_has_the_columns() -> None:
+    df = MessageLog().to_pandas()
+    assert list(df.columns) == ["seq", "time", "direction", "event", "id", "data"]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
+def test_log_invariants_hold_for_any_append_pattern(batches: list[int]) -> None:
+    log = MessageLog(max_messages=50)
+    total = 0
+    for n in batches:
+        fill(log, n, total)
+        total += n
+        assert len(log) == min(total, 50)
+        assert log.next_seq == total
+        seqs = [m.seq for m in log]
+        assert seqs == list(range(total - len(seqs), total))
+
+
+@given(st.one_of(st.text(max_size=50), st.binary(max_size=50)))
+def test_json_never_raises_for_any_payload(data: str | bytes) -> None:
+    m = Message(data)
+    m.json  # noqa: B018
+    assert isinstance(m.text, str)
+    assert m.size >= 0
