@@ -55,8 +55,10 @@ def test_union_columns_keeps_first_seen_order() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(alphabet="abc_", min_size=1, max_size=3), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet="abc_", min_size=1, max_size=3), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -1,0 +1,332 @@
+"""Table rows from messages: cells, payload previews, row filters and a bounded row model.
+
+Pure: no widgets, no I/O. The live table (:mod:`rtnb.widgets.table`) feeds the
+messages it pulls from the log into a :class:`TableRows` and ships what
+:meth:`TableRows.add` returns.
+
+    >>> from rtnb.message import Message
+    >>> rows = TableRows(max_rows=2)
+    >>> new = rows.add([Message('{"symbol": "AAPL", "bid": {"px": 1.5}}', seq=0, ts=0.0)])
+    >>> new[0]["cells"]
+    {'symbol': 'AAPL', 'bid.px': '1.5'}
+    >>> rows.columns
+    ['symbol', 'bid.px']
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .fields import MISSING, flatten, get_path, parse_path
+from .message import Message
+
+__all__ = [
+    "RowFilter",
+    "TableRows",
+    "cell_text",
+    "make_row",
+    "message_fields",
+    "parse_filter",
+    "payload_kind",
+    "payload_preview",
+    "pretty_payload",
+]
+
+RowFilter = Callable[[Message], bool]
+"""Decides whether a message gets a row."""
+
+#: Longest text shown in one cell / in the ``data`` column of a row.
+CELL_LIMIT = 80
+PREVIEW_LIMIT = 160
+#: Longest payload shown when a row is opened.
+DETAIL_LIMIT = 64 * 1024
+
+
+def payload_kind(msg: Message) -> str:
+    """``"json"``, ``"text"`` or ``"binary"`` (binary that is valid UTF-8 counts as text).
+
+    >>> payload_kind(Message(b"\\xff\\x00"))
+    'binary'
+    """
+    if msg.is_binary:
+        try:
+            bytes(msg.data).decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary"
+    return "json" if msg.is_json else "text"
+
+
+def _hex_preview(data: bytes, n: int = 16) -> str:
+    head = data[:n].hex(" ")
+    return f"<{len(data)} bytes> {head}" + (" …" if len(data) > n else "")
+
+
+def payload_preview(msg: Message, limit: int = PREVIEW_LIMIT) -> str:
+    """The payload as one short line: text as is, binary as text when UTF-8, else size + hex.
+
+    >>> payload_preview(Message(b"\\x00\\x01\\x02"))
+    '<3 bytes> 00 01 02'
+    >>> payload_preview(Message("x" * 10), limit=5)
+    'xxxx…'
+    """
+    data = msg.data
+    if isinstance(data, str):
+        text = data
+    else:
+        raw = bytes(data)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _hex_preview(raw)
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pretty_payload(msg: Message, limit: int = DETAIL_LIMIT) -> str:
+    """The whole payload for a detail view: indented JSON, text, or a hex dump.
+
+    >>> print(pretty_payload(Message('{"a": [1, 2]}')))
+    {
+      "a": [
+        1,
+        2
+      ]
+    }
+    """
+    kind = payload_kind(msg)
+    if kind == "json":
+        text = json.dumps(msg.json, indent=2, ensure_ascii=False, default=str)
+    elif kind == "text":
+        text = msg.text
+    else:
+        raw = bytes(msg.data)
+        lines = [
+            f"{off:08x}  {raw[off : off + 16].hex(' '):<47}  "
+            + "".join(chr(b) if 32 <= b < 127 else "." for b in raw[off : off + 16])
+            for off in range(0, min(len(raw), limit // 4), 16)
+        ]
+        text = f"{len(raw)} bytes\n" + "\n".join(lines)
+    if len(text) > limit:
+        text = text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    return text
+
+
+def cell_text(value: Any, limit: int = CELL_LIMIT) -> str:
+    """How one value looks in a cell: JSON spelling for null/booleans/containers.
+
+    >>> [cell_text(v) for v in (None, True, 1.25, "AAPL", [1, 2])]
+    ['null', 'true', '1.25', 'AAPL', '[1,2]']
+    """
+    if isinstance(value, str):
+        text = value
+    elif value is None or isinstance(value, bool):
+        text = json.dumps(value)
+    elif isinstance(value, int | float):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def message_fields(msg: Message, columns: Iterable[str] | None = None) -> dict[str, Any]:
+    """The field values of one message: chosen ``columns``, or its JSON flattened.
+
+    Non-JSON payloads have no fields. A top-level JSON scalar is the field ``value``.
+
+    >>> message_fields(Message('{"a": {"b": 1}, "c": 2}'), columns=["a.b", "x"])
+    {'a.b': 1}
+    """
+    doc = msg.json
+    if doc is None:
+        return {}
+    if columns is None:
+        return flatten(doc, max_items=64)
+    out: dict[str, Any] = {}
+    for col in columns:
+        value = get_path(doc, col)
+        if value is MISSING and col == "value" and not isinstance(doc, Mapping | list):
+            value = doc
+        if value is not MISSING:
+            out[col] = value
+    return out
+
+
+def make_row(msg: Message, columns: Iterable[str] | None = None) -> dict[str, Any]:
+    """One JSON-safe table row for ``msg``.
+
+    Keys: ``seq``, ``ts`` (seconds), ``dir`` (``in``/``out``), ``kind``, ``size``,
+    ``data`` (a one-line preview), ``cells`` (column -> text), and ``event``,
+    ``id``, ``channel`` when the message has them.
+    """
+    row: dict[str, Any] = {
+        "seq": msg.seq,
+        "ts": msg.ts,
+        "dir": msg.direction,
+        "kind": payload_kind(msg),
+        "size": msg.size,
+        "data": payload_preview(msg),
+        "cells": {k: cell_text(v) for k, v in message_fields(msg, columns).items()},
+    }
+    if msg.event is not None:
+        row["event"] = msg.event
+    if msg.id is not None:
+        row["id"] = msg.id
+    if msg.channel is not None:
+        row["channel"] = msg.channel
+    return row
+
+
+def _equals(value: Any, wanted: Any) -> bool:
+    if value is MISSING:
+        return False
+    if type(value) is type(wanted) and value == wanted:
+        return True
+    return cell_text(value, limit=10_000) == cell_text(wanted, limit=10_000)
+
+
+def parse_filter(spec: Any) -> RowFilter | None:
+    """Turn a filter spec into a predicate over messages (``None`` keeps everything).
+
+    Accepted specs:
+
+    - ``"symbol=AAPL"``: the field equals the value (compared as shown in a cell);
+    - ``"symbol~AA"``: the field's text contains the value;
+    - ``"~error"`` or any text without ``=``/``~``: the payload text contains it;
+    - ``{"symbol": "AAPL", "side": "buy"}``: every field equals its value;
+    - a callable taking a :class:`~rtnb.message.Message` and returning a bool.
+
+    >>> keep = parse_filter("symbol=AAPL")
+    >>> keep(Message('{"symbol": "AAPL"}')), keep(Message('{"symbol": "MSFT"}'))
+    (True, False)
+
+    Raises:
+        ValueError: for an empty spec or a bad field path.
+        TypeError: for a spec of another type.
+    """
+    if spec is None:
+        return None
+    if callable(spec):
+        fn: RowFilter = spec
+        return fn
+    if isinstance(spec, Mapping):
+        if not spec:
+            return None
+        wanted = [(parse_path(str(k)), v) for k, v in spec.items()]
+
+        def all_equal(msg: Message) -> bool:
+            doc = msg.json
+            return doc is not None and all(_equals(get_path(doc, p), v) for p, v in wanted)
+
+        return all_equal
+    if not isinstance(spec, str):
+        raise TypeError(
+            "filter must be 'field=value', 'field~text', '~text', a dict of field: value, "
+            f"or a function of the message, not {type(spec).__name__}"
+        )
+    text = spec.strip()
+    if not text:
+        raise ValueError("filter is empty: use 'field=value', 'field~text' or '~text'")
+    eq, tilde = text.find("="), text.find("~")
+    if eq < 0 and tilde < 0:
+        tilde, text = 0, "~" + text
+    if tilde == 0:
+        needle = text[1:]
+
+        def payload_contains(msg: Message) -> bool:
+            return needle in msg.text
+
+        return payload_contains
+    cut = eq if tilde < 0 or 0 <= eq < tilde else tilde
+    path, value = parse_path(text[:cut].strip()), text[cut + 1 :].strip()
+    if cut == eq:
+
+        def field_equals(msg: Message) -> bool:
+            doc = msg.json
+            return doc is not None and _equals(get_path(doc, path), value)
+
+        return field_equals
+
+    def field_contains(msg: Message) -> bool:
+        doc = msg.json
+        if doc is None:
+            return False
+        found = get_path(doc, path)
+        return found is not MISSING and value in cell_text(found, limit=10_000)
+
+    return field_contains
+
+
+class TableRows:
+    """The bounded set of rows a live table shows, and the increments to ship.
+
+    Args:
+        max_rows: how many rows to keep (the oldest go first).
+        columns: fixed field columns, or ``None`` to discover them by flattening.
+        filter: a spec for :func:`parse_filter`.
+        max_columns: the bound on discovered columns.
+
+    :meth:`add` takes every message pulled since the last flush and returns only
+    the rows that are still visible afterwards, so a flush after 100,000 messages
+    ships at most ``max_rows`` rows.
+    """
+
+    def __init__(
+        self,
+        max_rows: int = 200,
+        columns: Iterable[str] | None = None,
+        filter: Any = None,
+        max_columns: int = 24,
+    ) -> None:
+        if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1:
+            raise ValueError(f"max_rows must be a positive integer, not {max_rows!r}")
+        if isinstance(columns, str):
+            columns = [columns]
+        self.fixed_columns = None if columns is None else [str(c) for c in columns]
+        for col in self.fixed_columns or ():
+            parse_path(col)
+        self.max_rows = max_rows
+        self.max_columns = max_columns
+        self.keep = parse_filter(filter)
+        self.rows: deque[dict[str, Any]] = deque(maxlen=max_rows)
+        self.columns: list[str] = list(self.fixed_columns or [])
+        self.seen = 0
+        self.matched = 0
+
+    def add(self, msgs: Iterable[Message]) -> list[dict[str, Any]]:
+        """Take new messages (oldest first); return the new rows still visible."""
+        chosen: deque[Message] = deque(maxlen=self.max_rows)
+        keep = self.keep
+        for msg in msgs:
+            self.seen += 1
+            if keep is None or keep(msg):
+                self.matched += 1
+                chosen.append(msg)
+        new = [make_row(m, self.fixed_columns) for m in chosen]
+        if self.fixed_columns is None:
+            cols = self.columns
+            if len(cols) < self.max_columns:
+                known = set(cols)
+                for row in new:
+                    for key in row["cells"]:
+                        if key not in known:
+                            known.add(key)
+                            cols.append(key)
+                            if len(cols) >= self.max_columns:
+                                break
+        self.rows.extend(new)
+        return new
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The visible rows, oldest first."""
+        return list(self.rows)
+
+    def clear(self) -> None:
+        """Forget every row (discovered columns are forgotten too)."""
+        self.rows.clear()
+        self.columns = list(self.fixed_columns or [])

@@ -1,0 +1,213 @@
+"""The in-kernel server over real sockets: endpoints, safety defaults, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
+
+import rtnb
+from rtnb.errors import ConnectError, ServerError
+from rtnb.server import Server, running_server
+
+from .conftest import free_port
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_serve_returns_a_running_server_with_a_free_port(server: Server) -> None:
+    assert server.running
+    assert server.url.startswith("http://127.0.0.1:") and server.port > 0
+    assert server.ws_url == "ws" + server.url[4:]
+    assert server.url_for("/ws/echo") == f"{server.ws_url}/ws/echo"
+    assert server.url_for("/sse/clock") == f"{server.url}/sse/clock"
+    assert running_server() is not None
+
+
+def test_index_lists_endpoints_and_magics(server: Server) -> None:
+    status, body = get(server.url + "/")
+    assert status == 200
+    for path in ("/ws/echo", "/ws/chat", "/ws/ticker"):
+        assert path in body
+    assert "%rt_connect ws /ws/ticker" in body
+    html = server._repr_html_()
+    assert "/ws/chat" in html and "running" in html
+    assert "%rt_connect ws /ws/echo" in server.describe()
+
+
+def test_chat_reaches_every_other_client_but_not_the_sender(server: Server) -> None:
+    url = server.url_for("/ws/chat")
+    a, b, c = (rtnb.connect("ws", url).wait_open(10) for _ in range(3))
+    time.sleep(0.1)
+    a.send("from a")
+    assert b.recv(timeout=5).data == "from a"
+    assert c.recv(timeout=5).data == "from a"
+    b.send(b"\x01binary")
+    assert a.recv(timeout=5).data == b"\x01binary"
+    assert c.recv(timeout=5).data == b"\x01binary"
+    with pytest.raises(TimeoutError):
+        a.recv(timeout=0.3)
+    with pytest.raises(TimeoutError):
+        b.recv(timeout=0.1)
+
+
+def test_ticker_rejects_bad_query_with_400(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?rate=fast"))
+    with pytest.raises(ConnectError, match="HTTP 400"):
+        c.wait_open(10)
+
+
+def test_ticker_count_closes_normally(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?rate=0&count=50"), reconnect=False)
+    deadline = time.monotonic() + 10
+    while c.state != "closed" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert c.state == "closed"
+    assert c.stats.received == 50
+    assert "count reached" in (c.stats.last_error or "")
+
+
+def test_same_seed_gives_the_same_prices_over_the_wire(server: Server) -> None:
+    def prices() -> list[float]:
+        c = rtnb.connect("ws", server.url_for("/ws/ticker?rate=0&count=20&seed=9"))
+        out = [c.recv(timeout=10).json["price"] for _ in range(20)]
+        c.close()
+        return out
+
+    assert prices() == prices()
+
+
+def test_cross_site_websocket_handshake_is_refused(server: Server) -> None:
+    async def attempt(origin: str) -> int:
+        try:
+            async with ws_connect(server.url_for("/ws/echo"), origin=origin) as ws:  # type: ignore[arg-type]
+                await ws.send("x")
+                await ws.recv()
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    assert asyncio.run(attempt("https://evil.example")) == 403
+    assert asyncio.run(attempt("http://localhost:8888")) == 101
+    assert asyncio.run(attempt(server.url)) == 101
+
+
+def test_token_is_required_when_set() -> None:
+    srv = rtnb.serve(token="s3cret")
+    try:
+        status, body = get(srv.url + "/")
+        assert status == 401 and "missing token" in body
+        status, body = get(srv.url + "/?token=nope")
+        assert status == 401 and "wrong token" in body
+        assert get(srv.url + "/?token=s3cret")[0] == 200
+        assert get(srv.url + "/", {"Authorization": "Bearer s3cret"})[0] == 200
+        c = rtnb.connect("ws", srv.url_for("/ws/echo", token=False))
+        with pytest.raises(ConnectError, match="HTTP 401"):
+            c.wait_open(10)
+        ok = rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10)
+        ok.send("in")
+        assert ok.recv(timeout=5).data == "in"
+        hdr = rtnb.connect(
+            "ws", srv.url_for("/ws/echo", token=False), headers={"Authorization": "Bearer s3cret"}
+        )
+        hdr.wait_open(10)
+    finally:
+        srv.stop()
+
+
+def test_binding_beyond_loopback_generates_a_token() -> None:
+    srv = rtnb.serve(host="0.0.0.0")
+    try:
+        assert srv.token and len(srv.token) >= 20
+        assert "token=" in srv.url_for("/ws/echo")
+        assert f"token: {srv.token}" in srv.describe()
+    finally:
+        srv.stop()
+
+
+def test_oversized_frame_is_refused_without_harming_others() -> None:
+    srv = rtnb.serve(max_message_size=10_000)
+    try:
+        other = rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10)
+        big = rtnb.connect("ws", srv.url_for("/ws/echo"), reconnect=False).wait_open(10)
+        big.send("x" * 50_000)
+        deadline = time.monotonic() + 10
+        while big.state == "open" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert big.state in ("failed", "closed")
+        assert "1009" in (big.stats.last_error or "")
+        other.send("still here")
+        assert other.recv(timeout=5).data == "still here"
+    finally:
+        srv.stop()
+
+
+def test_a_slow_chat_client_is_dropped_not_buffered() -> None:
+    srv = rtnb.serve(send_queue=8)
+
+    async def scenario() -> tuple[int | None, int]:
+        url = srv.url_for("/ws/chat")
+        # a reader that never reads: its socket buffers fill, then its outbox
+        async with ws_connect(url, max_queue=1) as slow, ws_connect(url) as sender:
+            slow.transport.pause_reading()
+            payload = "y" * 60_000
+            for _ in range(400):
+                await sender.send(payload)
+            await asyncio.sleep(1.0)
+            slow.transport.resume_reading()
+            code = None
+            received = 0
+            try:
+                while True:
+                    await asyncio.wait_for(slow.recv(), 5)
+                    received += 1
+            except Exception:
+                code = slow.close_code
+            return code, received
+
+    try:
+        code, received = asyncio.run(scenario())
+        assert code == 1013
+        assert received < 400
+    finally:
+        srv.stop()
+
+
+def test_port_in_use_is_a_clear_server_error() -> None:
+    port = free_port()
+    srv = rtnb.serve(port=port)
+    try:
+        with pytest.raises(ServerError, match=f"cannot listen on 127.0.0.1:{port}"):
+            rtnb.serve(port=port)
+    finally:
+        srv.stop()
+    assert not srv.running
+    srv.stop()  # idempotent
+
+
+def test_unknown_setting_is_refused() -> None:
+    with pytest.raises(TypeError, match="unknown server setting"):
+        rtnb.serve(colour="red")
+
+
+def test_stop_closes_clients_with_going_away() -> None:
+    srv = rtnb.serve()
+    c = rtnb.connect("ws", srv.url_for("/ws/echo"), reconnect=False).wait_open(10)
+    srv.stop()
+    deadline = time.monotonic() + 10
+    while c.state == "open" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert c.state == "closed"
+    assert "1001" in (c.stats.last_error or "")
