@@ -60,7 +60,7 @@ class RateMeter:
         total = 0
         first = None
         buckets = dict(self._buckets)
-        if 0 <= self._current_sec:
+        if self._current_sec >= 0:
             buckets[self._current_sec] = self._current
         for sec, count in buckets.items():
             first = sec if first is None else min(first, sec)

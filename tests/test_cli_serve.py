@@ -29,7 +29,7 @@ def test_rtnb_serve_in_a_terminal() -> None:
         c.close()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 

@@ -21,7 +21,9 @@ def fill(log: MessageLog, n: int, start: int = 0) -> None:
 
 def test_text_json_is_parsed_lazily_and_cached() -> None:
     m = Message('{"price": 1.5, "bid": {"size": 3}}')
-    assert m._json is not None and m._json is not m.json or True
+    from rtnb.message import _UNPARSED
+
+    assert m._json is _UNPARSED, "ingest must not parse"
     first = m.json
     assert first == {"price": 1.5, "bid": {"size": 3}}
     assert m.json is first
