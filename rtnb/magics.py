@@ -1,0 +1,712 @@
+# IPython's magic decorators are untyped (or typed as decorator factories): see the codes.
+# mypy: disable-error-code="no-untyped-call,untyped-decorator,misc"
+"""IPython magics: ``%load_ext rtnb`` then ``%rt_serve``, ``%rt_connect``, ``%rt_send``, ...
+
+The magics parse arguments and wire the layers together; they hold no logic of
+their own. Wrong use answers with one line saying what is wrong plus the
+usage, never a traceback.
+
+    In [1]: %load_ext rtnb
+    In [2]: %rt_serve
+    In [3]: %rt_connect ws /ws/ticker?rate=5 --name tick
+    In [4]: %rt_plot tick price --by symbol
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
+from IPython.core.display_functions import display
+from IPython.core.error import UsageError
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .connection import connect, connections, get_connection
+from .errors import RTError
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .record import Recorder
+    from .server import Server
+
+__all__ = [
+    "RTMagics",
+    "complete",
+    "load_ipython_extension",
+    "parse_header",
+    "unload_ipython_extension",
+]
+
+KINDS = ("ws", "sse", "webrtc", "replay")
+MAGIC_NAMES = (
+    "rt_serve",
+    "rt_stop",
+    "rt_connect",
+    "rt_send",
+    "rt_table",
+    "rt_plot",
+    "rt_list",
+    "rt_close",
+    "rt_record",
+)
+_NAME_ARG = ("rt_send", "rt_table", "rt_plot", "rt_close", "rt_record")
+
+#: Recorders started by %rt_record, by connection name (kept across reloads).
+RECORDERS: dict[str, Recorder] = {}
+
+#: Errors a magic turns into one line (anything else is a bug and keeps its traceback).
+_EXPECTED = (UsageError, ValueError, TypeError, KeyError, RTError, TimeoutError, OSError)
+
+
+# --- pure helpers -------------------------------------------------------------------------
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Authorization: Bearer x'`` -> ``('Authorization', 'Bearer x')``.
+
+    Raises:
+        ValueError: when there is no ``:`` or the name is empty.
+    """
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise ValueError(f"a header is written 'Name: value', not {text!r}")
+    return name.strip(), value.strip()
+
+
+def check_json(text: str, what: str = "payload") -> str:
+    """Return ``text``; when it looks like JSON (starts with ``{`` or ``[``) it must parse.
+
+    Raises:
+        ValueError: naming where the JSON is broken.
+    """
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            json.loads(stripped)
+        except ValueError as exc:
+            raise ValueError(f"{what} looks like JSON but does not parse: {exc}") from None
+    return text
+
+
+def complete(
+    line: str,
+    names: Iterable[str],
+    paths: Iterable[tuple[str, str]] = (),
+) -> list[str]:
+    """Completions for the word under the cursor in an ``%rt_…`` line.
+
+    Args:
+        line: the line up to the cursor.
+        names: connection names.
+        paths: ``(kind, path)`` of the running server's endpoints.
+
+    >>> complete("%rt_connect s", [])
+    ['sse']
+    >>> complete("%rt_send w", ["ws1", "ws2", "sse1"])
+    ['ws1', 'ws2']
+    >>> complete("%rt_connect ws /ws/e", [], [("ws", "/ws/echo"), ("sse", "/sse/clock")])
+    ['/ws/echo']
+    """
+    stripped = line.lstrip()
+    if not stripped.startswith(("%rt_", "%%rt_")):
+        return []
+    words = stripped.split()
+    current = "" if line.endswith((" ", "\t")) else words[-1]
+    args = words[1:] if current == "" else words[1:-1]
+    magic = words[0].lstrip("%")
+    positional = [a for a in args if not a.startswith("-")]
+    options: list[str] = []
+    if magic == "rt_connect":
+        if not positional:
+            options = list(KINDS)
+        elif len(positional) == 1:
+            kind = positional[0]
+            options = [p for k, p in paths if k == kind]
+    elif magic in _NAME_ARG and not positional:
+        options = sorted(names)
+        if magic == "rt_close":
+            options.append("--all")
+        if magic == "rt_record":
+            options.append("--stop")
+    elif magic == "rt_record" and args[:1] == ["--stop"] and len(positional) == 0:
+        options = sorted(names)
+    return [o for o in options if o.startswith(current)]
+
+
+# --- output ---------------------------------------------------------------------------
+
+
+def _in_kernel(shell: Any) -> bool:
+    """True in a Jupyter kernel (a widget front-end may be there), False in a terminal."""
+    return bool(getattr(shell, "kernel", None) is not None)
+
+
+#: One-line usage of each magic, shown after an error message.
+USAGE = {
+    "rt_serve": "%rt_serve [--host H] [--port P] [--token T]",
+    "rt_stop": "%rt_stop",
+    "rt_connect": (
+        "%rt_connect KIND URL [--name N] [--header 'K: V']... [--subprotocol P] "
+        "[--no-reconnect] [--send-on-open JSON] [--max-messages N] [--quiet]  "
+        "(KIND: ws, sse, webrtc, replay; URL may be a path like /ws/ticker on %rt_serve's server)"
+    ),
+    "rt_send": "%rt_send NAME PAYLOAD   or   %%rt_send NAME with the payload as the cell",
+    "rt_table": "%rt_table NAME [--columns A,B] [--filter EXPR] [--max-rows N]",
+    "rt_plot": "%rt_plot NAME FIELD... [--by F] [--window W] [--backend mpl|canvas]",
+    "rt_list": "%rt_list",
+    "rt_close": "%rt_close NAME   or   %rt_close --all",
+    "rt_record": "%rt_record NAME FILE [--include-existing]   or   %rt_record --stop NAME",
+}
+
+
+def _say_error(magic: Callable[..., Any], message: str) -> None:
+    name = getattr(magic, "__name__", "rt")
+    print(f"{name}: {message}", file=sys.stderr)
+    usage = USAGE.get(name)
+    if usage:
+        print(f"usage: {usage}   (help: %{name}?)", file=sys.stderr)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _Listing:
+    """A table with a text and an HTML form (what %rt_list displays)."""
+
+    def __init__(self, header: list[str], rows: list[list[str]], empty: str) -> None:
+        self.header = header
+        self.rows = rows
+        self.empty = empty
+
+    def text(self) -> str:
+        if not self.rows:
+            return self.empty
+        table = [self.header, *self.rows]
+        widths = [max(len(r[i]) for r in table) for i in range(len(self.header))]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in table
+        )
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.text())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        if not self.rows:
+            return f"<div class='rtnb-list'>{html.escape(self.empty)}</div>"
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
+        )
+        return f"<table class='rtnb-list'><tr>{head}</tr>{body}</table>"
+
+
+def connection_listing(conns: Iterable[Connection]) -> _Listing:
+    """The %rt_list table: name, kind, URL, state and counters, one row per connection."""
+    header = ["name", "kind", "url", "state", "received", "sent", "rate", "errors", "recording"]
+    rows = []
+    for c in conns:
+        s = c.stats
+        rec = RECORDERS.get(c.name)
+        rows.append(
+            [
+                c.name,
+                c.kind,
+                c.url,
+                c.state,
+                str(s.received),
+                str(s.sent),
+                f"{s.rate:.1f}/s",
+                str(s.errors),
+                str(rec.path) if rec is not None and rec.running else "",
+            ]
+        )
+    return _Listing(header, rows, "no connections (open one with %rt_connect KIND URL)")
+
+
+# --- the magics ---------------------------------------------------------------------------
+
+
+@magics_class
+class RTMagics(Magics):
+    """The rtnb magics; registered by ``%load_ext rtnb``."""
+
+    def _guard(self, magic: Callable[..., Any], run: Callable[[], Any]) -> Any:
+        try:
+            return run()
+        except SystemExit:  # -h printed the help already
+            return None
+        except ImportError as exc:
+            _say_error(magic, f"a library this needs is missing: {exc}")
+        except _EXPECTED as exc:
+            _say_error(magic, _error_text(exc))
+        return None
+
+    def _parse(self, magic: Callable[..., Any], line: str) -> Any:
+        return parse_argstring(magic, line)
+
+    def _connection(self, name: str) -> Connection:
+        conn = get_connection(name)
+        return conn
+
+    # --- server -----------------------------------------------------------------------
+
+    @line_magic
+    @magic_arguments()
+    @argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    @argument("--port", type=int, default=None, help="port (default: any free one)")
+    @argument("--token", default=None, help="require this token from clients")
+    def rt_serve(self, line: str) -> None:
+        """Start the in-kernel server (once) and show its endpoints with %rt_connect lines.
+
+        A second call shows the server already running. Examples::
+
+            %rt_serve
+            %rt_serve --port 8765
+            %rt_serve --host 0.0.0.0 --token s3cret
+        """
+        self._guard(self.rt_serve, lambda: self._serve(self._parse(self.rt_serve, line)))
+
+    def _serve(self, args: Any) -> None:
+        from .server import running_server, serve
+
+        srv: Server | None = running_server()
+        if srv is not None:
+            asked = (args.host, args.port, args.token)
+            if any(a is not None for a in asked) and (
+                (args.host is not None and args.host != srv.host)
+                or (args.port not in (None, 0, srv.port))
+                or (args.token is not None and args.token != srv.token)
+            ):
+                print(f"a server is already running at {srv.url}; %rt_stop it first to change it")
+            else:
+                print(f"already running at {srv.url}")
+        else:
+            srv = serve(
+                args.host if args.host is not None else "127.0.0.1",
+                args.port if args.port is not None else 0,
+                args.token,
+            )
+        display(srv)
+
+    @line_magic
+    def rt_stop(self, line: str) -> None:
+        """Stop the in-kernel server (clients are disconnected). Example: ``%rt_stop``."""
+        self._guard(self.rt_stop, lambda: self._stop(line))
+
+    def _stop(self, line: str) -> None:
+        from .server import running_server
+
+        if line.strip():
+            raise UsageError(f"%rt_stop takes no arguments, not {line.strip()!r}")
+        srv = running_server()
+        if srv is None:
+            print("no rtnb server is running")
+            return
+        url = srv.url
+        srv.stop()
+        print(f"stopped the rtnb server at {url}")
+
+    # --- connections ------------------------------------------------------------------
+
+    @line_magic
+    @magic_arguments()
+    @argument("kind", help="ws, sse, webrtc (or replay, with a recording file as URL)")
+    @argument("url", help="full URL, or a path like /ws/ticker on the running %%rt_serve server")
+    @argument("--name", "-n", default=None, help="variable to bind (default ws1, sse1, rtc1, ...)")
+    @argument(
+        "--header",
+        "-H",
+        action="append",
+        default=[],
+        metavar="'K: V'",
+        help="extra request header (repeatable)",
+    )
+    @argument("--subprotocol", action="append", default=[], help="ws subprotocol (repeatable)")
+    @argument("--no-reconnect", action="store_true", help="do not reconnect after a drop")
+    @argument(
+        "--send-on-open",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="message sent after every (re)open, e.g. a subscription (repeatable)",
+    )
+    @argument("--max-messages", type=int, default=None, help="bound of the message log")
+    @argument("--quiet", "-q", action="store_true", help="one status line instead of the panel")
+    @argument("--timeout", type=float, default=5.0, help="seconds to wait for the status line")
+    @argument("--no-verify", action="store_true", help="do not check TLS certificates")
+    @argument("--cafile", default=None, help="CA bundle to trust for wss:// and https://")
+    @argument("--method", default=None, help="sse: HTTP method (GET, POST, ...)")
+    @argument("--json", dest="json_body", default=None, metavar="JSON", help="sse: JSON body")
+    @argument("--last-event-id", default=None, help="sse: resume after this event id")
+    @argument("--channel", default=None, help="webrtc: data-channel label")
+    @argument("--role", default=None, choices=("offer", "answer", "auto"), help="webrtc role")
+    @argument("--ice-server", action="append", default=[], help="webrtc: STUN/TURN URL")
+    @argument("--speed", type=float, default=None, help="replay: speed factor (0 = no waiting)")
+    @argument("--loop", action="store_true", help="replay: start again at the end")
+    def rt_connect(self, line: str) -> None:
+        """Open a connection, bind it to a variable and show its panel.
+
+        Examples::
+
+            %rt_connect ws wss://echo.websocket.org
+            %rt_connect ws /ws/ticker?rate=5 --name tick
+            %rt_connect ws /ws/ticker --send-on-open '{"type":"subscribe","channel":"AAPL"}'
+            %rt_connect sse /sse/clock --quiet
+            %rt_connect sse https://api.example.com/stream -H 'Authorization: Bearer T'
+            %rt_connect webrtc /webrtc/bot --name bot
+            %rt_connect replay ticks.jsonl --speed 2
+        """
+        self._guard(self.rt_connect, lambda: self._connect(self._parse(self.rt_connect, line)))
+
+    def _connect(self, args: Any) -> None:
+        from .transports import transport_class
+
+        kind = transport_class(args.kind).kind  # ValueError names the known kinds
+        url = self._resolve_url(kind, args.url)
+        name = args.name
+        if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+            raise ValueError(f"--name must be a Python identifier, not {name!r}")
+        opts: dict[str, Any] = {}
+        if name is not None:
+            opts["name"] = name
+        if args.header:
+            opts["headers"] = [parse_header(h) for h in args.header]
+        if args.subprotocol:
+            opts["subprotocols"] = list(args.subprotocol)
+        if args.no_reconnect:
+            opts["reconnect"] = False
+        if args.send_on_open:
+            opts["send_on_open"] = [check_json(p, "--send-on-open") for p in args.send_on_open]
+        if args.max_messages is not None:
+            opts["max_messages"] = args.max_messages
+        if args.no_verify:
+            opts["verify"] = False
+        if args.cafile is not None:
+            opts["cafile"] = args.cafile
+        if args.method is not None:
+            opts["method"] = args.method.upper()
+        if args.json_body is not None:
+            try:
+                opts["json"] = json.loads(args.json_body)
+            except ValueError as exc:
+                raise ValueError(f"--json is not valid JSON: {exc}") from None
+        if args.last_event_id is not None:
+            opts["last_event_id"] = args.last_event_id
+        if args.channel is not None:
+            opts["channel"] = args.channel
+        if args.role is not None:
+            opts["role"] = args.role
+        if args.ice_server:
+            opts["ice_servers"] = list(args.ice_server)
+        if args.speed is not None:
+            opts["speed"] = args.speed
+        if args.loop:
+            opts["loop"] = True
+        conn = connect(kind, url, **opts)
+        assert self.shell is not None
+        self.shell.user_ns[conn.name] = conn
+        if args.quiet or not _in_kernel(self.shell) or not _has_panel():
+            _wait_settled(conn, args.timeout)
+            print(conn.summary())
+        else:
+            display(conn)
+
+    def _resolve_url(self, kind: str, url: str) -> str:
+        if kind == "replay" or not url.startswith("/"):
+            return url
+        from .server import running_server
+
+        srv = running_server()
+        if srv is None:
+            raise ValueError(
+                f"{url} is a path on the in-kernel server, but none is running: "
+                "start it with %rt_serve, or give a full URL"
+            )
+        return srv.url_for(url)
+
+    @line_cell_magic
+    @no_var_expand
+    def rt_send(self, line: str, cell: str | None = None) -> None:
+        """Send a message: ``%rt_send NAME PAYLOAD``, or ``%%rt_send NAME`` with the cell as body.
+
+        A payload that starts with ``{`` or ``[`` must be valid JSON. Examples::
+
+            %rt_send ws1 hello
+            %rt_send ws1 {"type": "subscribe", "channel": "AAPL"}
+
+            %%rt_send ws1
+            {"type": "subscribe",
+             "channel": "MSFT"}
+        """
+        self._guard(self.rt_send, lambda: self._send(line, cell))
+
+    def _send(self, line: str, cell: str | None) -> None:
+        name, _, rest = line.strip().partition(" ")
+        if not name:
+            raise UsageError("name the connection to send on")
+        if cell is not None:
+            if rest.strip():
+                raise UsageError("%%rt_send takes only NAME on its line; the cell is the payload")
+            payload = cell.strip("\n")
+        else:
+            payload = rest.strip()
+        if not payload:
+            raise UsageError(f"nothing to send on {name}")
+        conn = self._connection(name)
+        msg = conn.send(check_json(payload))
+        preview = payload if len(payload) <= 60 else payload[:57] + "..."
+        print(f"{conn.name} <- {preview} ({msg.size} bytes)")
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="the connection")
+    @argument("--columns", "-c", default=None, help="comma-separated fields to show")
+    @argument("--filter", "-f", dest="filter_", default=None, help="show only matching rows")
+    @argument("--max-rows", type=int, default=None, help="rows kept in view")
+    def rt_table(self, line: str) -> Any:
+        """Show a live table of a connection's messages.
+
+        Examples::
+
+            %rt_table ws1
+            %rt_table tick --columns symbol,price --filter 'symbol == "AAPL"'
+        """
+        return self._guard(self.rt_table, lambda: self._table(self._parse(self.rt_table, line)))
+
+    def _table(self, args: Any) -> Any:
+        conn = self._connection(args.name)
+        opts: dict[str, Any] = {}
+        if args.columns:
+            opts["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
+        if args.filter_:
+            opts["filter"] = args.filter_
+        if args.max_rows is not None:
+            opts["max_rows"] = args.max_rows
+        view = conn.table(**opts)
+        display(view)
+        return None
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="the connection")
+    @argument("fields", nargs="+", help="JSON field(s) to plot, e.g. price or bid.size")
+    @argument("--by", default=None, help="one line per value of this field, e.g. symbol")
+    @argument("--window", default=None, help="what to keep: seconds (60, '60s') or points ('500')")
+    @argument("--backend", default=None, choices=("mpl", "canvas"), help="matplotlib or canvas")
+    def rt_plot(self, line: str) -> Any:
+        """Show a live plot of one or more fields.
+
+        Examples::
+
+            %rt_plot tick price --by symbol
+            %rt_plot tick price --window 30s --backend canvas
+        """
+        return self._guard(self.rt_plot, lambda: self._plot(self._parse(self.rt_plot, line)))
+
+    def _plot(self, args: Any) -> Any:
+        conn = self._connection(args.name)
+        opts: dict[str, Any] = {}
+        if args.by:
+            opts["by"] = args.by
+        if args.window is not None:
+            opts["window"] = _window(args.window)
+        if args.backend:
+            opts["backend"] = args.backend
+        view = conn.plot(*args.fields, **opts)
+        display(view)
+        return None
+
+    @line_magic
+    def rt_list(self, line: str) -> None:
+        """Show every connection with its state and counters. Example: ``%rt_list``."""
+        self._guard(self.rt_list, lambda: self._list(line))
+
+    def _list(self, line: str) -> None:
+        if line.strip():
+            raise UsageError(f"%rt_list takes no arguments, not {line.strip()!r}")
+        display(connection_listing(connections().values()))
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="the connection to close")
+    @argument("--all", action="store_true", dest="all_", help="close every connection")
+    def rt_close(self, line: str) -> None:
+        """Close one connection, or all of them.
+
+        Examples::
+
+            %rt_close ws1
+            %rt_close --all
+        """
+        self._guard(self.rt_close, lambda: self._close(self._parse(self.rt_close, line)))
+
+    def _close(self, args: Any) -> None:
+        if args.all_ == (args.name is not None):
+            raise UsageError("give a connection name or --all (not both)")
+        if args.all_:
+            conns = list(connections().values())
+            for conn in conns:
+                _stop_recorder(conn.name)
+                conn.close()
+            print(f"closed {len(conns)} connection(s)")
+            return
+        conn = self._connection(args.name)
+        _stop_recorder(conn.name)
+        conn.close()
+        print(conn.summary())
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="the connection")
+    @argument("file", nargs="?", default=None, help="JSON Lines file to write")
+    @argument("--stop", action="store_true", help="stop recording NAME")
+    @argument(
+        "--include-existing", action="store_true", help="also write what is already in the log"
+    )
+    def rt_record(self, line: str) -> None:
+        """Record a connection's messages to a JSON Lines file until stopped.
+
+        Examples::
+
+            %rt_record tick ticks.jsonl
+            %rt_record --stop tick
+            r = rtnb.replay("ticks.jsonl", speed=2)
+        """
+        self._guard(self.rt_record, lambda: self._record(self._parse(self.rt_record, line)))
+
+    def _record(self, args: Any) -> None:
+        if args.stop:
+            if args.file is not None:
+                raise UsageError("--stop takes only the connection name")
+            rec = RECORDERS.pop(args.name, None)
+            if rec is None:
+                known = ", ".join(sorted(RECORDERS)) or "none"
+                raise ValueError(f"{args.name!r} is not being recorded (recording: {known})")
+            rec.stop()
+            print(rec.summary())
+            return
+        if args.file is None:
+            raise UsageError("give the file to write: %rt_record NAME FILE")
+        conn = self._connection(args.name)
+        old = RECORDERS.get(conn.name)
+        if old is not None and old.running:
+            raise ValueError(
+                f"{conn.name} is already being recorded to {old.path}; "
+                f"%rt_record --stop {conn.name} first"
+            )
+        RECORDERS[conn.name] = conn.record(args.file, include_existing=args.include_existing)
+        print(f"recording {conn.name} -> {args.file} (stop with %rt_record --stop {conn.name})")
+
+
+def _window(text: str) -> float | int:
+    """``'30s'`` / ``'30'`` -> 30.0 seconds; ``'500pts'`` / ``'500p'`` -> 500 points.
+
+    Raises:
+        ValueError: for anything else.
+    """
+    t = text.strip().lower()
+    try:
+        if t.endswith(("pts", "p")):
+            return int(t.rstrip("pts"))
+        return float(t[:-1] if t.endswith("s") else t)
+    except ValueError:
+        raise ValueError(
+            f"--window is seconds ('30', '30s') or points ('500pts'), not {text!r}"
+        ) from None
+
+
+def _has_panel() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("rtnb.widgets.panel") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _wait_settled(conn: Connection, timeout: float) -> None:
+    """Wait until the first attempt settles (open, failed, or retrying) or ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + max(0.0, timeout)
+    with conn._state_cond:
+        while conn.state == "connecting" and time.monotonic() < deadline:
+            conn._state_cond.wait(max(0.0, deadline - time.monotonic()))
+
+
+def _stop_recorder(name: str) -> None:
+    rec = RECORDERS.pop(name, None)
+    if rec is not None:
+        rec.stop()
+
+
+# --- completion -------------------------------------------------------------------------
+
+
+@context_matcher()
+def rt_matcher(context: CompletionContext) -> dict[str, Any]:
+    """IPython matcher: connection names, kinds and server paths after ``%rt_…`` magics."""
+    line = context.text_until_cursor
+    if not line.lstrip().startswith(("%rt_", "%%rt_")):
+        return {"completions": [], "suppress": False}
+    paths: list[tuple[str, str]] = []
+    from .server import running_server
+
+    srv = running_server()
+    if srv is not None:
+        paths = [(ep.kind, ep.path) for ep in srv.endpoints]
+    found = complete(line, connections(), paths)
+    word = "" if line.endswith((" ", "\t")) else line.split()[-1]
+    token = context.token
+    # The token IPython splits out may be a suffix of our word (it cuts at some
+    # punctuation); completions must replace exactly the token.
+    cut = len(word) - len(token) if word.endswith(token) else 0
+    return {
+        "completions": [SimpleCompletion(f[cut:], type="rtnb") for f in found],
+        "matched_fragment": token,
+        "suppress": bool(found),
+    }
+
+
+# --- extension entry points ---------------------------------------------------------------
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and the completer (``%load_ext rtnb``)."""
+    ipython.register_magics(RTMagics)
+    matchers = ipython.Completer.custom_matchers
+    if rt_matcher not in matchers:
+        matchers.append(rt_matcher)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics and the completer; connections, servers and recordings stay."""
+    mm = ipython.magics_manager
+    for table in ("line", "cell"):
+        for name in MAGIC_NAMES:
+            mm.magics[table].pop(name, None)
+    mm.registry.pop(RTMagics.__name__, None)
+    matchers = ipython.Completer.custom_matchers
+    while rt_matcher in matchers:
+        matchers.remove(rt_matcher)
