@@ -1,0 +1,116 @@
+"""WebSocket ingest: rtnb.connect(...) into the log vs a plain websockets loop.
+
+Both read the same stream from the same Node `ws` server (a separate process
+that sends pre-built JSON frames as fast as the socket takes them), so the
+figure is the client's cost per message. Three clients:
+
+- raw: ``async for`` over ``websockets`` + ``json.loads`` per message;
+- rtnb lazy: ``rtnb.connect("ws", ...)`` into the log, JSON left unparsed
+  (what ingest does by default: parsing happens when a view or you ask);
+- rtnb parsed: the same plus ``m.json`` read for every message on the loop
+  (the same work as the raw loop).
+
+    python benchmarks/bench_ws_ingest.py            # ~1 minute
+    python benchmarks/bench_ws_ingest.py --quick    # a smoke run of a second or two
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+
+from websockets.asyncio.client import connect as ws_connect
+
+import rtnb
+from rtnb import jsonfast
+
+from ._common import machine, median, node_ws_server, table
+
+
+async def raw_loop(url: str, n: int) -> float:
+    """Seconds from the first to the last of ``n`` messages with a plain loop."""
+    count = 0
+    first = last = 0.0
+    async with ws_connect(url, max_size=None, compression=None) as ws:
+        async for data in ws:
+            json.loads(data)
+            count += 1
+            if count == 1:
+                first = time.perf_counter()
+            last = time.perf_counter()
+    assert count == n, f"raw loop got {count} of {n}"
+    return last - first
+
+
+def rtnb_run(url: str, n: int, parse: bool) -> float:
+    """Seconds from the first to the last of ``n`` messages through rtnb."""
+    done = threading.Event()
+    c = rtnb.connect(
+        "ws", url, reconnect=False, max_messages=10_000, compression=None, name="bench"
+    )
+    stamps: list[float] = []
+    if parse:
+        c.on_message(lambda m: m.json)
+    c.on_state(lambda _c, s: done.set() if s in ("closed", "failed") else None)
+    done.wait(120)
+    received = c.stats.received
+    msgs = list(c.messages)
+    c.close()
+    assert received == n, f"rtnb got {received} of {n}"
+    stamps = [msgs[0].ts, msgs[-1].ts]
+    # ts are time.time(); the first kept message is n - len(msgs) messages in
+    per_msg = (stamps[1] - stamps[0]) / max(1, len(msgs) - 1)
+    return per_msg * (n - 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    n = 20_000 if args.quick else 200_000
+    runs = 1 if args.quick else args.runs
+    rows = []
+    with node_ws_server() as base:
+        for size in (60, 4096):
+            count = n if size == 60 else n // 4
+            url = f"{base}/blast?n={count}&size={size}"
+            raw, lazy, parsed = [], [], []
+            for _ in range(runs):
+                raw.append(count / asyncio.run(raw_loop(url, count)))
+                lazy.append(count / rtnb_run(url, count, parse=False))
+                parsed.append(count / rtnb_run(url, count, parse=True))
+            r, lz, p = median(raw), median(lazy), median(parsed)
+            rows.append(
+                [
+                    f"~{size} B",
+                    count,
+                    f"{r:,.0f}",
+                    f"{lz:,.0f}",
+                    f"{p:,.0f}",
+                    f"{lz / r:.2f}x",
+                    f"{p / r:.2f}x",
+                ]
+            )
+    print(f"WebSocket ingest, messages/s (median of {runs}); {machine()}; JSON: {jsonfast.BACKEND}")
+    print(
+        table(
+            [
+                "payload",
+                "messages",
+                "raw websockets+json",
+                "rtnb lazy",
+                "rtnb parsed",
+                "lazy/raw",
+                "parsed/raw",
+            ],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
