@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterable
@@ -170,6 +171,27 @@ class Server:
         if token and self.config.token:
             path += ("&" if "?" in path else "?") + f"token={self.config.token}"
         return base + path
+
+    def add_recording(self, name: str, path: str | os.PathLike[str]) -> str:
+        """Serve a recording at ``/ws/replay?name=NAME`` and ``/sse/replay?name=NAME``.
+
+        Only registered recordings are served (never a path from a query string).
+        Returns the WebSocket path; clients may add ``&speed=S`` and ``&loop=1``.
+
+        Raises:
+            ValueError: for a bad name or a file that is not an rtnb recording.
+            ServerError: when the server is not running.
+
+        Example:
+            >>> srv.add_recording("ticks", "ticks.jsonl")      # doctest: +SKIP
+            '/ws/replay?name=ticks'
+        """
+        from .replay_handlers import add_recording
+
+        app = self._app
+        if app is None or self._runner is None:
+            raise ServerError("the server is not running")
+        return get_runtime().run(add_recording(app, name, path, app[ENDPOINTS]), 15)
 
     @property
     def endpoints(self) -> list[Endpoint]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import IO, Any, ClassVar
 
 from ..errors import ConnectError, ProtocolError
 from ..recordfmt import Header, Record, RecordFormatError, decode_line
 from .base import Ingest, Transport, check_options
 
-__all__ = ["ReplayTransport", "check_speed", "read_records"]
+__all__ = ["ReplayTransport", "check_speed", "play", "read_records"]
 
 #: Lines read per trip to the worker thread.
 BATCH_LINES = 1000
@@ -133,34 +133,15 @@ class ReplayTransport(Transport):
 
     async def _play(self, f: IO[str], loop: asyncio.AbstractEventLoop) -> int:
         ingest = self.ingest
-        speed = self.speed
-        directions = self.directions
-        line_no = 0
-        t0: float | None = None
-        start = loop.time()
         count = 0
-        done = False
-        while not done:
-            try:
-                batch, n, done = await asyncio.to_thread(read_records, f, BATCH_LINES, line_no)
-            except (RecordFormatError, UnicodeDecodeError) as exc:
-                raise ProtocolError(f"{self.path}: {exc}") from None
-            line_no += n
-            for rec in _playable(batch, directions):
-                if t0 is None:
-                    t0 = rec.ts
-                    start = loop.time()
-                offset = max(0.0, rec.ts - t0)
-                if speed > 0:
-                    delay = start + offset / speed - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                elif count % YIELD_EVERY == YIELD_EVERY - 1:
-                    await asyncio.sleep(0)
+        try:
+            async for offset, rec in play(f, self.speed, self.directions, loop):
                 self.position = offset
                 ingest(rec.data, event=rec.event, id=rec.id, channel=rec.channel)
                 count += 1
                 self.played += 1
+        except (RecordFormatError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"{self.path}: {exc}") from None
         return count
 
     async def close(self) -> None:
@@ -177,6 +158,44 @@ class ReplayTransport(Transport):
             "source_kind": h.kind if h else None,
             "source_url": h.url if h else None,
         }
+
+
+async def play(
+    f: IO[str],
+    speed: float,
+    directions: tuple[str, ...] = ("in",),
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> AsyncIterator[tuple[float, Record]]:
+    """Yield ``(offset, record)`` from ``f`` at the recorded pace divided by ``speed``.
+
+    ``offset`` is seconds since the first played record in recording time.
+    Lines are read in batches on a worker thread; ``speed == 0`` never waits.
+
+    Raises:
+        RecordFormatError: for a bad line (naming its number).
+    """
+    loop = loop or asyncio.get_running_loop()
+    line_no = 0
+    t0: float | None = None
+    start = loop.time()
+    count = 0
+    done = False
+    while not done:
+        batch, n, done = await asyncio.to_thread(read_records, f, BATCH_LINES, line_no)
+        line_no += n
+        for rec in _playable(batch, directions):
+            if t0 is None:
+                t0 = rec.ts
+                start = loop.time()
+            offset = max(0.0, rec.ts - t0)
+            if speed > 0:
+                delay = start + offset / speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif count % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            count += 1
+            yield offset, rec
 
 
 def _first_line(f: IO[str]) -> str:

@@ -1,0 +1,202 @@
+"""Recordings served live: /ws/replay?name=X and /sse/replay?name=X.
+
+Only recordings registered with :meth:`rtnb.server.Server.add_recording` are
+served, by name; a file path is never taken from the query string. Each
+client gets its own playback from the top, paced like the original
+(``speed`` query, 0 = as fast as possible; ``loop=1`` starts again at the end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO
+
+from aiohttp import WSCloseCode, web
+
+from ..recordfmt import Record, RecordFormatError, decode_line
+from ..transports.replay import check_speed, play
+from .config import Endpoint, ServerConfig
+from .security import origin_allowed
+
+__all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
+
+RECORDINGS = web.AppKey("rtnb_recordings", dict[str, Path])
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+#: Fastest playback a client may ask for (``speed=0`` means no pacing at all).
+MAX_SPEED = 1000.0
+
+
+def check_recording(path: str | os.PathLike[str]) -> Path:
+    """The resolved path of a readable rtnb recording.
+
+    Raises:
+        ValueError: when the file is missing, unreadable or not a recording.
+    """
+    p = Path(path).expanduser().resolve()
+    try:
+        with open(p, encoding="utf-8") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise ValueError(f"cannot read the recording {str(path)!r}: {exc.strerror}") from None
+    try:
+        if first.strip():
+            decode_line(first, 1)
+    except (RecordFormatError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not an rtnb recording: {exc}") from None
+    return p
+
+
+async def add_recording(
+    app: web.Application, name: str, path: str | os.PathLike[str], endpoints: list[Endpoint]
+) -> str:
+    """Register ``path`` under ``name`` (on the server's loop); returns the WebSocket path.
+
+    Raises:
+        ValueError: for a bad name or a file that is not a recording.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"a recording name is 1-64 letters, digits, '_', '.', '-', not {name!r}")
+    resolved = await asyncio.to_thread(check_recording, path)
+    recordings = app[RECORDINGS]
+    new = name not in recordings
+    recordings[name] = resolved
+    if new:
+        endpoints.append(
+            Endpoint("/ws/replay", "ws", f"replays the recording {name!r}", f"?name={name}")
+        )
+        endpoints.append(
+            Endpoint("/sse/replay", "sse", f"replays the recording {name!r}", f"?name={name}")
+        )
+    return f"/ws/replay?name={name}"
+
+
+def _lookup(request: web.Request) -> tuple[Path, float, bool]:
+    name = request.query.get("name", "")
+    recordings = request.app[RECORDINGS]
+    path = recordings.get(name)
+    if path is None:
+        known = ", ".join(sorted(recordings)) or "none (register one with srv.add_recording)"
+        raise web.HTTPNotFound(text=f"no recording named {name!r}; known: {known}")
+    try:
+        speed = check_speed(float(request.query.get("speed", "1")))
+    except ValueError:
+        raise web.HTTPBadRequest(text="speed must be a number >= 0") from None
+    speed = min(speed, MAX_SPEED)
+    loop = request.query.get("loop", "") in ("1", "true", "yes")
+    return path, speed, loop
+
+
+async def replay_ws(request: web.Request) -> web.WebSocketResponse:
+    """Each received message of the recording as a frame (text stays text, binary stays binary)."""
+    from .ws_handlers import open_ws
+
+    path, speed, loop = _lookup(request)
+    ws = await open_ws(request)
+
+    async def drain() -> None:
+        async for _ in ws:  # answer pings and notice the client's close
+            pass
+
+    reader = asyncio.get_running_loop().create_task(drain())
+    try:
+        async with _opened(path) as f:
+            while not reader.done():
+                async for _, rec in play(f, speed):
+                    if ws.closed or reader.done():
+                        break
+                    if isinstance(rec.data, str):
+                        await ws.send_str(rec.data)
+                    else:
+                        await ws.send_bytes(rec.data)
+                if not loop:
+                    break
+                f.seek(0)
+        if not ws.closed:
+            await ws.close(code=WSCloseCode.OK, message=b"end of recording")
+    except (RecordFormatError, UnicodeDecodeError) as exc:
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=str(exc)[:100].encode())
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+    return ws
+
+
+@contextlib.asynccontextmanager
+async def _opened(path: Path) -> AsyncIterator[IO[str]]:
+    """The recording opened on a worker thread (no blocking open on the loop)."""
+    f = await asyncio.to_thread(open, path, encoding="utf-8")
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def sse_block(rec: Record) -> bytes:
+    """One SSE event for a record (WHATWG HTML, 9.2.6): binary payloads go base64 as ``binary``.
+
+    >>> sse_block(Record(ts=0, data="a\\nb", event="tick", id="7"))
+    b'event: tick\\nid: 7\\ndata: a\\ndata: b\\n\\n'
+    """
+    lines = []
+    event = rec.event
+    if isinstance(rec.data, str):
+        data = rec.data
+    else:
+        data = base64.b64encode(bytes(rec.data)).decode("ascii")
+        event = event or "binary"
+    if event:
+        lines.append(f"event: {_one_line(event)}")
+    if rec.id is not None:
+        lines.append(f"id: {_one_line(rec.id)}")
+    lines.extend(f"data: {part}" for part in data.replace("\r\n", "\n").split("\n"))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+async def replay_sse(request: web.Request) -> web.StreamResponse:
+    """Each received message of the recording as an SSE event (with its event type and id)."""
+    from .app import CONFIG
+
+    path, speed, loop = _lookup(request)
+    config: ServerConfig = request.app[CONFIG]
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(origin, config.own_origins, config.allowed_origins):
+        resp.headers["Access-Control-Allow-Origin"] = origin
+    await resp.prepare(request)
+    try:
+        async with _opened(path) as f:
+            while True:
+                try:
+                    async for _, rec in play(f, speed):
+                        await resp.write(sse_block(rec))
+                except (RecordFormatError, UnicodeDecodeError) as exc:
+                    await resp.write(f"event: error\ndata: {_one_line(str(exc))}\n\n".encode())
+                    break
+                if not loop:
+                    break
+                f.seek(0)
+        await resp.write_eof()
+    except ConnectionResetError:  # the client went away
+        pass
+    return resp
+
+
+def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
+    """Add the replay routes (recordings are added later with ``Server.add_recording``)."""
+    app[RECORDINGS] = {}
+    app.router.add_get("/ws/replay", replay_ws)
+    app.router.add_get("/sse/replay", replay_sse)
