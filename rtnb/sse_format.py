@@ -39,12 +39,14 @@ class EventTooLarge(ValueError):
     Attributes:
         limit: the bound that was passed.
         event_id: the id line of the oversized event, if it came before the overflow.
+        events: events completed earlier in the same chunk (deliver them first).
     """
 
     def __init__(self, message: str, limit: int, event_id: str | None) -> None:
         super().__init__(message)
         self.limit = limit
         self.event_id = event_id
+        self.events: list[SSEEvent] = []
 
 
 class SSEEvent(NamedTuple):
@@ -134,20 +136,23 @@ class SSEParser:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         tail = lines.pop()
-        if self._partial:
-            if lines:
-                self._partial.append(lines[0])
-                lines[0] = "".join(self._partial)
-                self._partial = []
-                self._partial_len = 0
-            elif tail:
-                self._hold(tail)
-                return []
-        if tail:
-            self._hold(tail)
         if not lines:
+            if tail:
+                self._hold(tail)
             return []
-        return self._lines(lines)
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = "".join(self._partial)
+            self._partial = []
+            self._partial_len = 0
+        events = self._lines(lines)
+        if tail:
+            try:
+                self._hold(tail)
+            except EventTooLarge as exc:
+                exc.events = events
+                raise
+        return events
 
     def _hold(self, part: str) -> None:
         self._partial.append(part)
@@ -178,7 +183,9 @@ class SSEParser:
                 if self._size > limit:
                     self._data = data = []
                     self._size = 0
-                    raise self._too_large(f"an event over max_event_size={limit}")
+                    exc = self._too_large(f"an event over max_event_size={limit}")
+                    exc.events = out
+                    raise exc
             elif not line:
                 # Dispatch (WHATWG 9.2.6): the id is kept even when nothing is
                 # dispatched; a block without data lines dispatches nothing.

@@ -1,13 +1,228 @@
-"""Server-Sent Events endpoints of the in-kernel server (filled in by the SSE work)."""
+"""Server-Sent Events endpoints of the in-kernel server: /sse/clock and /sse/ticker.
+
+Both send ``retry:`` first, a comment heartbeat when idle for ``config.heartbeat``
+seconds, and CORS headers only for allowed origins (``security.origin_allowed``).
+Writes wait for the socket to drain, so a slow client holds at most a socket
+buffer; on /sse/ticker it falls behind in the shared history and is told so
+with a ``gap`` event (see :mod:`rtnb.server.sse_streams`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import logging
+import time
+
 from aiohttp import web
 
+from .. import jsonfast
+from ..sse_format import encode_comment, encode_event, encode_retry
+from ..ticker import parse_symbols
 from .config import Endpoint, ServerConfig
+from .security import origin_allowed
+from .sse_streams import BATCH, StreamRegistry, plan_resume
+from .ws_handlers import query_float
 
 __all__ = ["setup"]
+
+log = logging.getLogger("rtnb.server")
+
+STREAMS = web.AppKey("rtnb_sse_streams", StreamRegistry)
+
+#: Default ``retry:`` hint in milliseconds.
+DEFAULT_RETRY_MS = 1000
+#: A write that cannot drain for this long means the client is gone.
+WRITE_TIMEOUT = 30.0
+#: Largest chunk of history written at once.
+CHUNK_EVENTS = BATCH
+
+
+def _config(request: web.Request) -> ServerConfig:
+    from .app import CONFIG
+
+    return request.app[CONFIG]
+
+
+def cors_headers(request: web.Request, config: ServerConfig) -> dict[str, str]:
+    """CORS grant for an allowed ``Origin``; nothing for a disallowed or absent one."""
+    origin = request.headers.get("Origin")
+    if origin is None or not origin_allowed(origin, config.own_origins, config.allowed_origins):
+        if origin is not None:
+            log.info("SSE from origin %s: no CORS grant", origin)
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """OPTIONS: allow the headers an SSE client sends (``Last-Event-ID``, auth, JSON)."""
+    headers = cors_headers(request, _config(request))
+    if headers:
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, OPTIONS",
+                "Access-Control-Allow-Headers": "Last-Event-ID, Authorization, Cache-Control",
+                "Access-Control-Max-Age": "600",
+            }
+        )
+    return web.Response(status=204, headers=headers)
+
+
+async def open_stream(request: web.Request, retry_ms: int) -> web.StreamResponse:
+    """Send the status line, the event-stream headers and ``retry:`` at once."""
+    config = _config(request)
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # tell nginx-like proxies not to buffer
+            **cors_headers(request, config),
+        }
+    )
+    await resp.prepare(request)
+    await resp.write(encode_retry(retry_ms).encode())
+    return resp
+
+
+async def _write(resp: web.StreamResponse, text: str) -> None:
+    await asyncio.wait_for(resp.write(text.encode()), WRITE_TIMEOUT)
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _retry_ms(request: web.Request) -> int:
+    return int(query_float(request, "retry", DEFAULT_RETRY_MS, 0, 3_600_000))
+
+
+# --- /sse/clock -----------------------------------------------------------------------
+
+
+async def clock(request: web.Request) -> web.StreamResponse:
+    """``{"time": ISO-8601}`` every ``interval`` seconds (default 1), as in the article.
+
+    Query: ``interval`` (0.01-3600 s), ``count`` (end after N), ``retry`` (ms).
+    """
+    interval = query_float(request, "interval", 1.0, 0.01, 3600.0)
+    count = int(query_float(request, "count", 0, 0, 1e12))
+    resp = await open_stream(request, _retry_ms(request))
+    sent = 0
+    try:
+        while not _gone(request):
+            now = datetime.datetime.now(datetime.timezone.utc)
+            body = jsonfast.dumps({"time": now.isoformat(timespec="milliseconds")})
+            await _write(resp, encode_event(body))
+            sent += 1
+            if count and sent >= count:
+                break
+            await asyncio.sleep(interval)
+    except (ConnectionError, asyncio.TimeoutError):
+        pass
+    return resp
+
+
+# --- /sse/ticker ----------------------------------------------------------------------
+
+
+async def ticker(request: web.Request) -> web.StreamResponse:
+    """Ticks ``{"t", "symbol", "price"}`` as events with consecutive integer ids.
+
+    Query: ``symbols``, ``rate`` (per symbol per second; 0 = as fast as read),
+    ``seed``, ``count`` (a finite stream of ids 1..count), ``retry`` (ms),
+    ``cut_after`` (end this response after N ticks, to try out resuming).
+    Resumes after the ``Last-Event-ID`` header (or ``?last_event_id=``).
+    """
+    config = _config(request)
+    try:
+        symbols = parse_symbols(request.query.get("symbols"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if not symbols:
+        raise web.HTTPBadRequest(text="symbols= names no symbol")
+    rate = query_float(request, "rate", 2.0, 0.0, 200_000.0)
+    seed = int(query_float(request, "seed", config.seed, 0, 2**31))
+    count = int(query_float(request, "count", 0, 0, 1e12))
+    cut_after = int(query_float(request, "cut_after", 0, 0, 1e12))
+    retry_ms = _retry_ms(request)
+    now = time.time()
+    stream = request.app[STREAMS].get((tuple(symbols), rate, seed, count), now)
+    last = request.headers.get("Last-Event-ID", request.query.get("last_event_id"))
+    plan = plan_resume(stream, last)
+    if plan.done:
+        # WHATWG 9.2.3: a 204 tells an EventSource to stop reconnecting.
+        return web.Response(status=204, headers=cors_headers(request, config))
+    resp = await open_stream(request, retry_ms)
+    after = plan.after
+    sent = 0
+    heartbeat = config.heartbeat
+    last_write = time.monotonic()
+    try:
+        if plan.note:
+            await _write(resp, _gap_event(after, after + 1, 0, plan.note))
+        while not _gone(request):
+            now = time.time()
+            stream.advance(now, want=CHUNK_EVENTS if after >= stream.newest else 0)
+            limit = CHUNK_EVENTS if not cut_after else min(CHUNK_EVENTS, cut_after - sent)
+            text, new_after, missed = stream.read(after, limit)
+            if missed:
+                note = f"{missed} tick(s) fell out of the server's history"
+                await _write(resp, _gap_event(after, new_after + 1, missed, note))
+            if text:
+                await _write(resp, text)
+                sent += new_after - after - missed
+                last_write = time.monotonic()
+            after = new_after
+            if (cut_after and sent >= cut_after) or (stream.count and after >= stream.count):
+                break
+            if stream.newest > after or (text and stream.rate == 0):
+                await asyncio.sleep(0)  # let the loop breathe between batches
+                continue
+            idle = time.monotonic() - last_write
+            if heartbeat and idle >= heartbeat:
+                await _write(resp, encode_comment("heartbeat"))
+                last_write = time.monotonic()
+                idle = 0.0
+            pause = stream.wait(time.time()) if stream.rate else 0.0
+            if heartbeat:
+                pause = min(pause, heartbeat - idle)
+            await asyncio.sleep(max(pause, 0.001 if stream.rate else 0.0))
+    except (ConnectionError, asyncio.TimeoutError):
+        pass
+    return resp
+
+
+def _gap_event(after: int, resumed_at: int, missed: int, reason: str) -> str:
+    body = jsonfast.dumps(
+        {"after": after, "resumed_at": resumed_at, "missed": missed, "reason": reason}
+    )
+    return encode_event(body, event="gap")
 
 
 def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
     """Add the SSE routes."""
+    app[STREAMS] = StreamRegistry(max(1, config.sse_history))
+    app.router.add_get("/sse/clock", clock)
+    app.router.add_get("/sse/ticker", ticker)
+    app.router.add_route("OPTIONS", "/sse/clock", preflight)
+    app.router.add_route("OPTIONS", "/sse/ticker", preflight)
+    endpoints += [
+        Endpoint(
+            "/sse/clock",
+            "sse",
+            'events {"time": ISO-8601} every interval seconds (the article\'s server)',
+            "?interval=1",
+        ),
+        Endpoint(
+            "/sse/ticker",
+            "sse",
+            "ticks {t, symbol, price} as events with consecutive ids; resumes after "
+            "Last-Event-ID; cut_after=N drops the stream to try it",
+            "?symbols=AAPL,MSFT&rate=5",
+        ),
+    ]

@@ -1,0 +1,318 @@
+"""Server-Sent Events transport on ``httpx`` (WHATWG HTML section 9.2, ``text/event-stream``).
+
+httpx makes the request and streams the body; :class:`rtnb.sse_format.SSEParser`
+(a bounded, spec-exact twin of ``httpx_sse.SSEDecoder``) turns it into events.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ssl
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..errors import ConnectError, ConnectionClosed, ProtocolError
+from ..sse_format import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SSEParser
+from .base import Ingest, Transport, check_options
+from .tls import client_ssl_context
+
+__all__ = ["SEND_REFUSAL", "SSETransport"]
+
+SEND_REFUSAL = (
+    "SSE is one-way (server to client): an SSE connection cannot send. To talk back, "
+    "POST to the server's HTTP API (for example with httpx), or use a WebSocket "
+    "(rtnb.connect('ws', ...)) for two-way messages."
+)
+
+#: How much of an error response's body goes into the error message.
+BODY_EXCERPT = 200
+
+
+class SSETransport(Transport):
+    """Events from a ``text/event-stream`` response, GET or POST.
+
+    Each event becomes a message with ``data``, ``event`` (``None`` for the
+    default ``message`` type) and ``id`` (its own ``id:`` line, else ``None``).
+    The stream's last event id is kept across reconnects and sent as
+    ``Last-Event-ID``, so a server that keeps history resumes with nothing lost;
+    a ``retry:`` line sets the reconnect delay. GET streams reconnect by default,
+    POST streams do not (a POST is not idempotent): pass ``reconnect=True`` to
+    retry them too.
+
+    Options:
+        headers: extra request headers (auth tokens, cookies).
+        params: query parameters added to the URL.
+        method: ``"GET"`` (default) or ``"POST"``.
+        json / data: the POST body, as JSON or as form fields / raw text or bytes.
+        last_event_id: start after this id (sent as ``Last-Event-ID``).
+        timeout: seconds to connect (default 10); a number or an ``httpx.Timeout``.
+        read_timeout: seconds of silence after which the stream counts as dead
+            and reconnects (default: wait forever, like a browser).
+        max_event_size: largest event (and line) accepted, in characters
+            (default 16 MiB); a bigger one fails the stream with a clear error
+            and is skipped on reconnect when its id came first.
+        verify / cafile: TLS checking for ``https://`` (see ``client_ssl_context``).
+        proxy: a proxy URL (default: the environment's, as httpx does).
+        follow_redirects: follow 3xx answers (default True, as browsers do).
+
+    Example:
+        >>> c = rtnb.connect("sse", srv.url_for("/sse/ticker"))       # doctest: +SKIP
+        >>> c.recv(timeout=5).id                                       # doctest: +SKIP
+        '1'
+    """
+
+    kind: ClassVar[str] = "sse"
+    can_send: ClassVar[bool] = False
+    send_refusal: ClassVar[str] = SEND_REFUSAL
+    options: ClassVar[frozenset[str]] = frozenset(
+        {
+            "headers",
+            "params",
+            "method",
+            "json",
+            "data",
+            "last_event_id",
+            "timeout",
+            "read_timeout",
+            "max_event_size",
+            "verify",
+            "cafile",
+            "proxy",
+            "follow_redirects",
+        }
+    )
+
+    def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
+        super().__init__(url, ingest, options)
+        check_options(self.kind, options, self.options)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"an SSE URL starts with http:// or https:// and names a host, not {url!r}"
+            )
+        method = str(options.get("method", "GET")).upper()
+        if method not in ("GET", "POST"):
+            raise ValueError(f"method must be 'GET' or 'POST', not {options['method']!r}")
+        if method == "GET" and ("json" in options or "data" in options):
+            raise ValueError("json= and data= are request bodies: use them with method='POST'")
+        if "json" in options and "data" in options:
+            raise ValueError("give json= or data=, not both")
+        self.method = method
+        self._headers = _headers(options.get("headers"))
+        self._params = options.get("params")
+        self._body: dict[str, Any] = {}
+        if "json" in options:
+            self._body["json"] = options["json"]
+        elif "data" in options:
+            body = options["data"]
+            self._body["data" if isinstance(body, Mapping) else "content"] = body
+        max_size = options.get("max_event_size", DEFAULT_MAX_EVENT_SIZE)
+        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+            raise ValueError(f"max_event_size must be a positive int, not {max_size!r}")
+        self.max_event_size = max_size
+        self._timeout = _timeout(options.get("timeout", 10.0), options.get("read_timeout"))
+        self._verify: ssl.SSLContext | bool = True
+        if parts.scheme == "https":
+            self._verify = client_ssl_context(options.get("verify", True), options.get("cafile"))
+        self._proxy = options.get("proxy")
+        self._follow = bool(options.get("follow_redirects", True))
+        last = options.get("last_event_id")
+        self.last_event_id: str = "" if last is None else str(last)
+        if any(ch in self.last_event_id for ch in "\r\n\0"):
+            raise ValueError("last_event_id cannot contain a line break or NUL")
+        self._retry_ms: int | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._response: httpx.Response | None = None
+        self._status: int | None = None
+        self._ignored_lines = 0
+
+    @property
+    def reconnect_by_default(self) -> bool:
+        """GET streams reconnect; POST streams do not (a POST may not be repeatable)."""
+        return self.method == "GET"
+
+    async def open(self) -> None:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        headers.update(self._headers)
+        if self.last_event_id:
+            headers["Last-Event-ID"] = self.last_event_id
+        client = httpx.AsyncClient(
+            verify=self._verify,
+            timeout=self._timeout,
+            follow_redirects=self._follow,
+            proxy=self._proxy,
+        )
+        self._client = client
+        try:
+            request = client.build_request(
+                self.method, self.url, headers=headers, params=self._params, **self._body
+            )
+            response = await client.send(request, stream=True)
+        except httpx.UnsupportedProtocol as exc:
+            raise ConnectError(f"unsupported URL: {exc}", fatal=True) from exc
+        except httpx.ConnectError as exc:
+            raise _connect_error(exc, self.url) from exc
+        except httpx.TimeoutException as exc:
+            raise ConnectError(f"no answer from {urlsplit(self.url).netloc}: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        except (TypeError, ValueError) as exc:  # a body httpx cannot encode
+            raise ConnectError(f"cannot build the request: {exc}", fatal=True) from exc
+        self._response = response
+        self._status = response.status_code
+        await self._check(response)
+
+    async def _check(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status == 204:
+            # WHATWG 9.2.3: a 204 No Content means "stop reconnecting".
+            raise ConnectError(
+                "server answered 204 No Content: the stream is over and the SSE spec says "
+                "not to reconnect",
+                fatal=True,
+            )
+        if status != 200:
+            body = await _excerpt(response)
+            fatal = 400 <= status < 500 and status not in (408, 425, 429)
+            raise ConnectError(
+                f"HTTP {status} {response.reason_phrase}".rstrip() + (f": {body}" if body else ""),
+                fatal=fatal,
+            )
+        ctype = response.headers.get("content-type", "")
+        if ctype.partition(";")[0].strip().lower() != "text/event-stream":
+            body = await _excerpt(response)
+            raise ConnectError(
+                f"expected Content-Type text/event-stream, got {ctype or 'none'!r}: "
+                "this URL does not serve Server-Sent Events"
+                + (f" (body starts {body!r})" if body else ""),
+                fatal=True,
+            )
+
+    async def serve(self) -> str:
+        response = self._response
+        if response is None:
+            raise ProtocolError("serve() before open()")
+        parser = SSEParser(self.max_event_size, self.last_event_id)
+        decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+        ingest = self.ingest
+        try:
+            try:
+                async for chunk in response.aiter_bytes():
+                    for data, event, eid in parser.feed(decode(chunk)):
+                        ingest(data, event, eid)
+                    self.last_event_id = parser.last_event_id
+                    if parser.retry is not None:
+                        self._retry_ms = parser.retry
+            finally:
+                self._ignored_lines += parser.ignored_lines
+                parser.ignored_lines = 0
+        except EventTooLarge as exc:
+            for data, event, eid in exc.events:
+                ingest(data, event, eid)
+            if exc.event_id is not None:
+                # Skip the oversized event on reconnect rather than fetch it again.
+                self.last_event_id = exc.event_id
+            else:
+                self.last_event_id = parser.last_event_id
+            raise ProtocolError(str(exc)) from exc
+        except httpx.ReadTimeout as exc:
+            raise ConnectionClosed(
+                f"no data for {self._timeout.read} s (read_timeout): stream considered dead"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ConnectionClosed(f"stream broken: {type(exc).__name__}: {exc}") from exc
+        tail = decode(b"", final=True)
+        if tail:
+            parser.feed(tail)
+        self.last_event_id = parser.last_event_id
+        if parser.retry is not None:
+            self._retry_ms = parser.retry
+        if self.method == "POST":
+            return "server ended the POST stream (POST streams do not reconnect by default)"
+        return "server ended the stream"
+
+    async def close(self) -> None:
+        response, self._response = self._response, None
+        client, self._client = self._client, None
+        if response is not None:
+            with contextlib.suppress(Exception):  # a broken stream may fail to close
+                await response.aclose()
+        if client is not None:
+            await client.aclose()
+
+    def retry_delay(self) -> float | None:
+        return None if self._retry_ms is None else self._retry_ms / 1000.0
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "last_event_id": self.last_event_id or None,
+            "retry_ms": self._retry_ms,
+            "http_status": self._status,
+            "ignored_lines": self._ignored_lines,
+            "method": self.method,
+        }
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        return {str(k): str(v) for k, v in items}
+    except (TypeError, ValueError) as exc:
+        raise TypeError("headers must be a dict or a list of (name, value) pairs") from exc
+
+
+def _timeout(value: Any, read: Any) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value if read is None else httpx.Timeout(value, read=float(read))
+    if value is None:
+        connect = None
+    else:
+        try:
+            connect = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"timeout must be seconds or an httpx.Timeout, not {value!r}") from None
+    try:
+        read_s = None if read is None else float(read)
+    except (TypeError, ValueError):
+        raise TypeError(f"read_timeout must be seconds, not {read!r}") from None
+    return httpx.Timeout(connect, read=read_s)
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The first ``BODY_EXCERPT`` characters of a body, reading no more than needed."""
+    got = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            got += chunk
+            if len(got) >= BODY_EXCERPT * 4:
+                break
+    except httpx.HTTPError:
+        pass
+    text = got.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text[:BODY_EXCERPT] + ("..." if len(text) > BODY_EXCERPT else "")
+
+
+def _connect_error(exc: httpx.ConnectError, url: str) -> ConnectError:
+    host = urlsplit(url).netloc
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return ConnectError(
+                f"TLS certificate of {host} not trusted ({seen.verify_message}); pass "
+                "cafile= to trust it, or verify=False for local testing only",
+                fatal=True,
+            )
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(cause, ConnectionRefusedError) or "refused" in text.lower():
+        return ConnectError(f"connection refused by {host} (is the server running?)")
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return ConnectError(f"cannot resolve host {urlsplit(url).hostname!r}")
+    return ConnectError(f"cannot connect to {host}: {text or type(exc).__name__}")
