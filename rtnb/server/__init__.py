@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import logging
 import os
 import socket
@@ -24,7 +25,7 @@ from .app import ENDPOINTS, build_app
 from .config import Endpoint, ServerConfig
 from .security import generate_token, is_loopback_host
 
-__all__ = ["Server", "running_server", "serve"]
+__all__ = ["Server", "proxy_prefix_for", "running_server", "serve"]
 
 log = logging.getLogger("rtnb.server")
 
@@ -194,6 +195,29 @@ class Server:
         return get_runtime().run(add_recording(app, name, path, app[ENDPOINTS]), 15)
 
     @property
+    def proxy_prefix(self) -> str | None:
+        """The path prefix under which a browser reaches this server through
+        jupyter-server-proxy (Binder, JupyterHub), or None when it is not proxied.
+
+        Detected from ``RTNB_PROXY_PREFIX`` (explicit), else from
+        ``JUPYTERHUB_SERVICE_PREFIX`` when jupyter-server-proxy is installed.
+        """
+        return proxy_prefix_for(self.port)
+
+    def browser_url(self, path: str = "/") -> str:
+        """A URL a browser can open for ``path``: ``/user/x/proxy/PORT/...`` behind
+        JupyterHub or Binder, else the direct one. Kernel-side connections keep
+        using :meth:`url_for` (loopback)."""
+        prefix = self.proxy_prefix
+        if prefix is None:
+            return self.url_for(path, ws=False)
+        if not path.startswith("/"):
+            path = "/" + path
+        if self.config.token:
+            path += ("&" if "?" in path else "?") + f"token={self.config.token}"
+        return prefix + path.lstrip("/")
+
+    @property
     def endpoints(self) -> list[Endpoint]:
         """Every path the server offers, with a description."""
         if self._app is None:
@@ -217,7 +241,7 @@ class Server:
             lines.append(f"token: {self.config.token}")
         for ep in self.endpoints:
             if ep.kind == "page":
-                lines.append(f"  page  {self.url_for(ep.path)}")
+                lines.append(f"  page   {self.browser_url(ep.path)}")
             else:
                 lines.append(f"  {ep.kind:<6} %rt_connect {ep.kind} {ep.path}{ep.example}")
         return "\n".join(lines)
@@ -228,7 +252,7 @@ class Server:
         rows = []
         for ep in self.endpoints:
             if ep.kind == "page":
-                how = f"<a href='{esc(self.url_for(ep.path))}' target='_blank'>open</a>"
+                how = f"<a href='{esc(self.browser_url(ep.path))}' target='_blank'>open</a>"
             else:
                 how = f"<code>%rt_connect {esc(ep.kind)} {esc(ep.path + ep.example)}</code>"
             rows.append(
@@ -238,9 +262,20 @@ class Server:
         token = f" &middot; token <code>{esc(self.token)}</code>" if self.token else ""
         return (
             f"<div class='rtnb-server'><b>rtnb server</b> {state} at "
-            f"<a href='{esc(self.url_for('/'))}' target='_blank'>{esc(self.url)}</a>{token}"
+            f"<a href='{esc(self.browser_url('/'))}' target='_blank'>{esc(self.url)}</a>{token}"
             f"<table>{''.join(rows)}</table></div>"
         )
+
+
+def proxy_prefix_for(port: int) -> str | None:
+    """``<service prefix>proxy/<port>/`` when behind jupyter-server-proxy, else None."""
+    explicit = os.environ.get("RTNB_PROXY_PREFIX")
+    if explicit:
+        return explicit.rstrip("/") + f"/{port}/"
+    service = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not service or importlib.util.find_spec("jupyter_server_proxy") is None:
+        return None
+    return service.rstrip("/") + f"/proxy/{port}/"
 
 
 def _own_origins(host: str, port: int, scheme: str) -> list[str]:

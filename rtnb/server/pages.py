@@ -29,7 +29,8 @@ def render_index(endpoints: list[Endpoint], token: str | None = None) -> str:
         magic = MAGIC.get(ep.kind, "").format(path=ep.path + ep.example)
         if ep.kind == "page":
             sep = "&" if "?" in ep.path else "?"
-            href = ep.path + (sep + tok if tok else "")
+            # relative, so the link also works behind jupyter-server-proxy (/user/x/proxy/PORT/)
+            href = ep.path.lstrip("/") + (sep + tok if tok else "")
             target = f"<a href='{esc(href)}'>{esc(ep.path)}</a>"
         else:
             target = f"<code>{esc(ep.path)}</code>"
