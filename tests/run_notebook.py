@@ -1,0 +1,56 @@
+"""Execute one notebook top to bottom with nbclient; exit 1 on any error output.
+
+Run with the Python of the environment under test (the Binder one), so the
+kernel is that environment's too:
+
+    .binder-venv/bin/python tests/run_notebook.py examples/01-quickstart.ipynb
+
+Cells tagged ``needs-internet`` are not executed (they reach public APIs).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+SKIP_TAG = "needs-internet"
+
+
+def main(path: str) -> int:
+    nb = nbformat.read(path, as_version=4)
+    skipped = 0
+    for cell in nb.cells:
+        if SKIP_TAG in cell.get("metadata", {}).get("tags", []):
+            cell["cell_type"] = "raw"
+            skipped += 1
+    client = NotebookClient(
+        nb,
+        timeout=180,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(path).parent)}},
+        allow_errors=True,
+    )
+    t0 = time.monotonic()
+    client.execute()
+    errors = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                errors.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = out.get("text", "")
+                if "Traceback" in text or "Error" in text.split(":")[0]:
+                    errors.append(f"cell {i} stderr: {text[:300]}")
+    took = time.monotonic() - t0
+    print(f"{path}: {len(nb.cells)} cells, {skipped} skipped, {took:.1f} s")
+    for e in errors:
+        print("ERROR", e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
