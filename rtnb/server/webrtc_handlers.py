@@ -1,13 +1,394 @@
-"""WebRTC signaling endpoints of the in-kernel server (filled in by the WebRTC work)."""
+"""WebRTC endpoints of the in-kernel server: the signaling relay and the bot peer.
+
+``/webrtc/signal?room=R`` relays each JSON message to the other peers in room R.
+A room holds ``config.room_size`` peers (2); one more gets
+``{"type": "error", "error": "room 'R' is full ..."}`` and the socket closes with
+code 1008 (policy violation), so a browser page can show why. Messages sent
+while a peer is alone are held (bounded) and handed to the next peer to join,
+so the order in which two peers arrive does not matter. Joining peers get
+``{"type": "room", "peers": N}``, the others ``{"type": "join", "peers": N}``;
+when a peer leaves the others get ``{"type": "bye"}``.
+
+``/webrtc/bot`` is an aiortc peer inside the server: it says
+``{"type": "hello", "role": "answer"}``, answers offers (trickled browser
+candidates included), echoes every data-channel message (text stays text, bytes
+stay bytes) and streams ticks after ``{"type": "subscribe", "symbols": "AAPL,MSFT",
+"rate": 5}`` on a channel, until ``{"type": "unsubscribe"}``. Its peer connection
+is closed when its signaling socket closes or the server stops.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from typing import Any
 
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcconfiguration import RTCConfiguration
+
+from .. import jsonfast, signaling
+from ..signaling import Signal
+from ..ticker import Pacer, TickGenerator, parse_symbols
+from ..transports.webrtc import HIGH_WATER, LOW_WATER, CandidateQueue, close_peer
 from .config import Endpoint, ServerConfig
+from .ws_handlers import open_ws
 
 __all__ = ["setup"]
+
+log = logging.getLogger("rtnb.server")
+
+ROOMS = web.AppKey("rtnb_rooms", dict[str, "_Room"])
+BOTS = web.AppKey("rtnb_bots", set["_Bot"])
+
+_ROOM_NAME = re.compile(r"^[A-Za-z0-9_.~-]{1,64}$")
+#: Messages (and bytes) held for a peer that has not joined yet.
+HELD_MESSAGES = 64
+HELD_BYTES = 512 * 1024
+#: Fastest tick rate a bot stream accepts (per symbol, per second).
+MAX_BOT_RATE = 10_000.0
+
+
+def _config(request: web.Request) -> ServerConfig:
+    from .app import CONFIG
+
+    return request.app[CONFIG]
+
+
+class _Peer:
+    """One signaling socket with a bounded outbox drained in order by its own task."""
+
+    def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
+        self.ws = ws
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(limit)
+        self.writer = asyncio.get_running_loop().create_task(
+            self._drain(), name="rtnb-webrtc-relay-writer"
+        )
+
+    def offer(self, text: str) -> bool:
+        """Queue a message; False when the peer cannot keep up (it is then closed)."""
+        try:
+            self.outbox.put_nowait(text)
+            return True
+        except asyncio.QueueFull:
+            asyncio.get_running_loop().create_task(
+                self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+            )
+            return False
+
+    async def _drain(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            await self.ws.send_str(text)
+
+    async def aclose(self) -> None:
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.writer
+
+
+class _Room:
+    """The peers in one relay room and what a lone peer said before anyone came."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.peers: list[_Peer] = []
+        self.held: list[str] = []
+        self.held_bytes = 0
+
+    def hold(self, text: str) -> bool:
+        """Keep a message for the next peer; False when the bound is reached."""
+        if len(self.held) >= HELD_MESSAGES or self.held_bytes + len(text) > HELD_BYTES:
+            return False
+        self.held.append(text)
+        self.held_bytes += len(text)
+        return True
+
+    def join(self, peer: _Peer) -> None:
+        """Add ``peer``: it gets the held messages, then who is here; the others learn."""
+        held, self.held, self.held_bytes = self.held, [], 0
+        others = len(self.peers)
+        for other in self.peers:
+            other.offer(signaling.dumps({"type": "join", "peers": others}))
+        self.peers.append(peer)
+        for text in held:
+            peer.offer(text)
+        peer.offer(signaling.dumps({"type": "room", "room": self.name, "peers": others}))
+
+    def leave(self, peer: _Peer) -> None:
+        """Remove ``peer``; the others get ``bye``."""
+        with contextlib.suppress(ValueError):
+            self.peers.remove(peer)
+        if not self.peers:
+            self.held.clear()
+            self.held_bytes = 0
+        for other in self.peers:
+            other.offer(signaling.dumps(signaling.bye()))
+
+
+async def _refuse(ws: web.WebSocketResponse, text: str, code: int) -> web.WebSocketResponse:
+    await ws.send_str(signaling.dumps(signaling.error(text)))
+    await ws.close(code=code, message=text[:120].encode())
+    return ws
+
+
+async def relay(request: web.Request) -> web.WebSocketResponse:
+    """GET /webrtc/signal?room=R : relay JSON signaling messages between the room's peers."""
+    config = _config(request)
+    name = request.query.get("room", "default")
+    if not _ROOM_NAME.match(name):
+        raise web.HTTPBadRequest(text="room must be 1-64 letters, digits or _.~-")
+    rooms = request.app[ROOMS]
+    ws = await open_ws(request)
+    room = rooms.get(name)
+    if room is None:
+        if len(rooms) >= config.max_rooms:
+            return await _refuse(
+                ws,
+                f"too many rooms ({config.max_rooms}); join an existing one or try later",
+                WSCloseCode.TRY_AGAIN_LATER,
+            )
+        room = rooms[name] = _Room(name)
+    if len(room.peers) >= config.room_size:
+        return await _refuse(
+            ws,
+            f"room {name!r} is full ({config.room_size} peers); pick another room",
+            WSCloseCode.POLICY_VIOLATION,
+        )
+    me = _Peer(ws, config.send_queue)
+    room.join(me)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                me.offer(signaling.dumps(signaling.error("signaling messages are JSON text")))
+                continue
+            if msg.type != WSMsgType.TEXT:
+                continue
+            text: str = msg.data
+            try:
+                signaling.parse(text)
+            except ValueError as exc:
+                me.offer(signaling.dumps(signaling.error(str(exc))))
+                continue
+            others = [p for p in room.peers if p is not me]
+            if not others and not room.hold(text):
+                me.offer(
+                    signaling.dumps(
+                        signaling.error(
+                            f"nobody else is in room {name!r} and {len(room.held)} "
+                            "messages already wait for them"
+                        )
+                    )
+                )
+            for other in others:
+                other.offer(text)
+    finally:
+        room.leave(me)
+        if not room.peers and rooms.get(name) is room:
+            del rooms[name]
+        await me.aclose()
+    return ws
+
+
+class _Bot:
+    """The server's own peer for one signaling socket: answers, echoes, streams ticks."""
+
+    def __init__(self, ws: web.WebSocketResponse, config: ServerConfig) -> None:
+        self.ws = ws
+        self.config = config
+        self.pc: RTCPeerConnection | None = None
+        self.remote_set = False
+        self.candidates = CandidateQueue()
+        self.streams: dict[RTCDataChannel, asyncio.Task[None]] = {}
+        self.skipped = 0
+
+    async def say(self, message: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(signaling.dumps(message))
+
+    async def handle(self, sig: Signal) -> None:
+        if sig.type == "offer":
+            await self.answer(sig)
+        elif sig.type == "candidate":
+            if self.pc is not None:
+                try:
+                    await self.candidates.add(self.pc, sig.candidate, self.remote_set)
+                except ValueError as exc:
+                    await self.say(signaling.error(str(exc)))
+        elif sig.type == "answer":
+            await self.say(signaling.error("the bot only answers: send it an offer"))
+        elif sig.type == "bye":
+            await self.reset()
+
+    async def answer(self, sig: Signal) -> None:
+        assert sig.sdp is not None
+        await self.reset()
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.on("datachannel", self.on_channel)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
+            self.remote_set = True
+            await self.candidates.flush(pc)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            log.info("webrtc bot: refused an offer: %r", exc)
+            await self.reset()
+            text = str(exc).strip().splitlines()
+            await self.say(
+                signaling.error(
+                    f"the bot refused the offer: {type(exc).__name__}"
+                    + (f": {text[0]}" if text else "")
+                )
+            )
+            return
+        await self.say(signaling.description("answer", pc.localDescription.sdp))
+
+    def on_channel(self, ch: RTCDataChannel) -> None:
+        ch.bufferedAmountLowThreshold = LOW_WATER
+        ch.on("message", lambda data: self.on_message(ch, data))
+        ch.on("close", lambda: self.stop_stream(ch))
+
+    def on_message(self, ch: RTCDataChannel, data: str | bytes) -> None:
+        if ch.readyState != "open":
+            return
+        if isinstance(data, str) and data.startswith("{"):
+            try:
+                cmd = jsonfast.loads(data)
+            except ValueError:
+                cmd = None
+            if isinstance(cmd, dict) and cmd.get("type") in ("subscribe", "unsubscribe"):
+                self.command(ch, cmd)
+                return
+        if ch.bufferedAmount > HIGH_WATER:
+            self.skipped += 1  # the peer does not read: don't queue without bound
+            return
+        ch.send(data)
+
+    def command(self, ch: RTCDataChannel, cmd: dict[str, Any]) -> None:
+        self.stop_stream(ch)
+        if cmd["type"] == "unsubscribe":
+            ch.send(jsonfast.dumps({"type": "unsubscribed"}))
+            return
+        try:
+            raw = cmd.get("symbols", cmd.get("channel"))
+            if isinstance(raw, list):
+                raw = ",".join(str(s) for s in raw)
+            symbols = parse_symbols(None if raw is None else str(raw))
+            rate = float(cmd.get("rate", 2.0))
+            count = int(cmd.get("count", 0))
+            if not (0 <= rate <= MAX_BOT_RATE) or count < 0:
+                raise ValueError(f"rate must be 0-{MAX_BOT_RATE:g} and count >= 0")
+        except (TypeError, ValueError) as exc:
+            ch.send(jsonfast.dumps({"type": "error", "error": str(exc)}))
+            return
+        ch.send(jsonfast.dumps({"type": "subscribed", "symbols": symbols, "rate": rate}))
+        self.streams[ch] = asyncio.get_running_loop().create_task(
+            self.stream(ch, symbols, rate, count), name="rtnb-webrtc-bot-ticks"
+        )
+
+    def stop_stream(self, ch: RTCDataChannel) -> None:
+        task = self.streams.pop(ch, None)
+        if task is not None:
+            task.cancel()
+
+    async def stream(self, ch: RTCDataChannel, symbols: list[str], rate: float, count: int) -> None:
+        gen = TickGenerator(symbols, seed=self.config.seed)
+        pacer = Pacer(rate * len(symbols), time.time())
+        drained = asyncio.Event()
+        ch.on("bufferedamountlow", drained.set)
+        sent = 0
+        while ch.readyState == "open":
+            due = min(pacer.due(time.time()), 256)
+            for _ in range(due):
+                tick = gen.next(time.time())
+                if tick is None:
+                    return
+                ch.send(jsonfast.dumps(tick))
+                sent += 1
+                if count and sent >= count:
+                    return
+            if ch.bufferedAmount > HIGH_WATER:
+                drained.clear()
+                await drained.wait()
+            else:
+                await asyncio.sleep(pacer.wait(time.time()))
+
+    async def reset(self) -> None:
+        for ch in list(self.streams):
+            self.stop_stream(ch)
+        await self.candidates.aclose()
+        pc, self.pc = self.pc, None
+        self.remote_set = False
+        await close_peer(pc)
+
+    async def aclose(self) -> None:
+        tasks = list(self.streams.values())
+        await self.reset()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+
+
+async def bot(request: web.Request) -> web.WebSocketResponse:
+    """GET /webrtc/bot : signaling to the server's own peer (answers offers)."""
+    config = _config(request)
+    bots = request.app[BOTS]
+    ws = await open_ws(request)
+    if len(bots) >= config.max_bots:
+        return await _refuse(
+            ws, f"server busy: {config.max_bots} bots already running", WSCloseCode.TRY_AGAIN_LATER
+        )
+    me = _Bot(ws, config)
+    bots.add(me)
+    try:
+        await me.say({"type": "hello", "role": "answer", "peer": "bot"})
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await me.say(signaling.error("signaling messages are JSON text"))
+                continue
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                sig = signaling.parse(msg.data)
+            except ValueError as exc:
+                await me.say(signaling.error(str(exc)))
+                continue
+            await me.handle(sig)
+    finally:
+        bots.discard(me)
+        await me.aclose()
+    return ws
+
+
+async def _close_bots(app: web.Application) -> None:
+    running: set[_Bot] = app[BOTS]
+    bots = list(running)
+    running.clear()
+    if bots:
+        await asyncio.gather(*(b.aclose() for b in bots), return_exceptions=True)
 
 
 def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
     """Add the WebRTC routes."""
+    app[ROOMS] = {}
+    app[BOTS] = set()
+    app.router.add_get("/webrtc/signal", relay)
+    app.router.add_get("/webrtc/bot", bot)
+    app.on_shutdown.append(_close_bots)
+    endpoints += [
+        Endpoint(
+            "/webrtc/signal",
+            "webrtc",
+            f"signaling relay: each JSON message goes to the other peer in the room "
+            f"({config.room_size} peers a room)",
+            "?room=demo",
+        ),
+        Endpoint(
+            "/webrtc/bot",
+            "webrtc",
+            "a peer in the server: answers offers, echoes data-channel messages, "
+            'streams ticks after {"type":"subscribe"}',
+        ),
+    ]
