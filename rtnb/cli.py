@@ -1,12 +1,27 @@
-"""The ``rtnb`` command: ``rtnb serve`` runs the in-kernel server in a terminal."""
+"""The ``rtnb`` command: ``serve`` the demo server, ``tail`` a stream, ``record`` it to a file.
+
+$ rtnb serve --port 8765
+$ rtnb tail ws ws://127.0.0.1:8765/ws/ticker --count 3
+{"t":1764088200.1,"symbol":"AAPL","price":191.4}
+...
+$ rtnb record sse http://127.0.0.1:8765/sse/ticker ticks.jsonl --count 100
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .message import Message
 
 __all__ = ["build_parser", "main"]
 
@@ -24,7 +39,183 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls", action="store_true", help="serve https/wss with a self-signed cert")
     p.add_argument("--seed", type=int, default=42, help="seed of the tick random walk")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser(
+        "tail",
+        help="print a stream, one line per message (like websocat / curl -N)",
+        description="Print each received message on its own line until Ctrl-C, --count or "
+        "the end of the stream. Text is printed as is (newlines escaped), binary as b64:...",
+    )
+    _stream_arguments(p)
+    p.add_argument("--json", action="store_true", help="print each message as a JSON record")
+    p.set_defaults(func=_tail)
+
+    p = sub.add_parser(
+        "record",
+        help="write a stream to a JSON Lines file (replay it with rtnb.replay)",
+        description="Write every message (both directions) to FILE as JSON Lines until "
+        "Ctrl-C, --count, --duration or the end of the stream.",
+    )
+    _stream_arguments(p)
+    p.add_argument("file", help="the JSON Lines file to write")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(func=_record)
     return parser
+
+
+def _stream_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", help="ws, sse or webrtc")
+    p.add_argument("url", help="ws://..., wss://..., http(s)://... (sse), or a replay file")
+    p.add_argument("--count", "-n", type=int, default=None, help="stop after N messages")
+    p.add_argument(
+        "--header",
+        "-H",
+        action="append",
+        default=[],
+        metavar="'K: V'",
+        help="extra request header (repeatable)",
+    )
+    p.add_argument(
+        "--send",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="send this after the connection opens (repeatable), e.g. a subscription",
+    )
+    p.add_argument("--timeout", type=float, default=None, help="give up after T s with no message")
+    p.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="reconnect after a drop (default: exit when the stream ends)",
+    )
+    p.add_argument("--insecure", "-k", action="store_true", help="do not check TLS certificates")
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"rtnb {command}: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _open(args: argparse.Namespace) -> Connection:
+    """Connect as the arguments say (raises ValueError/TypeError/RTError with a message)."""
+    from .connection import connect
+    from .magics import parse_header
+
+    opts: dict[str, Any] = {"name": f"cli-{args.command}"}
+    if args.header:
+        opts["headers"] = [parse_header(h) for h in args.header]
+    if args.send:
+        opts["send_on_open"] = list(args.send)
+    opts["reconnect"] = bool(args.reconnect)
+    if args.insecure:
+        opts["verify"] = False
+    if args.count is not None and args.count < 1:
+        raise ValueError(f"--count must be at least 1, not {args.count}")
+    return connect(args.kind, args.url, **opts)
+
+
+def _pump(
+    args: argparse.Namespace,
+    deadline: float | None,
+    emit: Callable[[Message], None],
+) -> int:
+    """Feed each message (both directions) to ``emit``; stop at --count/--timeout/end."""
+    from .errors import ConnectError, ConnectionClosed, MessagesMissed, RecvTimeout, RTError
+    from .message import Cursor
+
+    try:
+        conn = _open(args)
+    except (ValueError, TypeError, RTError, ImportError) as exc:
+        return _fail(args.command, str(exc))
+    cursor = Cursor(conn.log, 0, direction=None)
+    received = 0
+    idle = args.timeout
+    try:
+        conn.wait_open(timeout=idle if idle is not None else 30.0)
+        while args.count is None or received < args.count:
+            wait = idle
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                wait = left if wait is None else min(wait, left)
+            try:
+                msg = cursor.next(wait, conn._closed_error)
+            except RecvTimeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                return _fail(args.command, f"no message within {idle} s")
+            except MessagesMissed as exc:
+                print(f"rtnb {args.command}: {exc}", file=sys.stderr)
+                continue
+            emit(msg)
+            if msg.direction == "in":
+                received += 1
+    except ConnectionClosed:
+        if conn.state == "failed":
+            return _fail(args.command, conn._why_not_open())
+    except ConnectError as exc:
+        return _fail(args.command, str(exc))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        conn.close()
+    return 0
+
+
+def format_line(msg: Message) -> str:
+    """How ``rtnb tail`` prints a message: text with newlines escaped, binary as ``b64:``.
+
+    >>> from rtnb.message import Message
+    >>> format_line(Message("a\nb"))
+    'a\\nb'
+    >>> format_line(Message(b"\x00\x01"))
+    'b64:AAE='
+    """
+    if isinstance(msg.data, str):
+        return msg.data.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return "b64:" + base64.b64encode(bytes(msg.data)).decode("ascii")
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from .recordfmt import from_message_record
+
+    out = sys.stdout
+
+    def emit(msg: Message) -> None:
+        if msg.direction != "in":
+            return
+        out.write((from_message_record(msg.to_record()) if args.json else format_line(msg)) + "\n")
+        out.flush()
+
+    try:
+        return _pump(args, None, emit)
+    except BrokenPipeError:  # `rtnb tail ... | head`
+        with contextlib.suppress(OSError):
+            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the exit flush
+        return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .recordfmt import Header, encode_header, from_message_record
+
+    try:
+        f: IO[str] = open(args.file, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    except OSError as exc:
+        return _fail("record", f"cannot write {args.file!r}: {exc.strerror}")
+    written = 0
+
+    def emit(msg: Message) -> None:
+        nonlocal written
+        f.write(from_message_record(msg.to_record()) + "\n")
+        written += 1
+
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    with f:
+        f.write(encode_header(Header(kind=args.kind, url=args.url, started=time.time())) + "\n")
+        code = _pump(args, deadline, emit)
+    print(f"rtnb record: {written} message(s) written to {args.file}", file=sys.stderr)
+    return code
 
 
 def _serve(args: argparse.Namespace) -> int:
