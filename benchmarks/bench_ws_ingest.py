@@ -4,7 +4,8 @@ Both read the same stream from the same Node `ws` server (a separate process
 that sends pre-built JSON frames as fast as the socket takes them), so the
 figure is the client's cost per message. Three clients:
 
-- raw: ``async for`` over ``websockets`` + ``json.loads`` per message;
+- raw: ``async for`` over ``websockets`` + ``json.loads`` per message (and the
+  same loop with ``orjson.loads``, to separate the parser's share);
 - rtnb lazy: ``rtnb.connect("ws", ...)`` into the log, JSON left unparsed
   (what ingest does by default: parsing happens when a view or you ask);
 - rtnb parsed: the same plus ``m.json`` read for every message on the loop
@@ -21,6 +22,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 
 from websockets.asyncio.client import connect as ws_connect
 
@@ -30,13 +32,13 @@ from rtnb import jsonfast
 from ._common import machine, median, node_ws_server, table
 
 
-async def raw_loop(url: str, n: int) -> float:
+async def raw_loop(url: str, n: int, loads: Callable[[str | bytes], object] = json.loads) -> float:
     """Seconds from the first to the last of ``n`` messages with a plain loop."""
     count = 0
     first = last = 0.0
     async with ws_connect(url, max_size=None, compression=None) as ws:
         async for data in ws:
-            json.loads(data)
+            loads(data)
             count += 1
             if count == 1:
                 first = time.perf_counter()
@@ -78,21 +80,24 @@ def main() -> None:
         for size in (60, 4096):
             count = n if size == 60 else n // 4
             url = f"{base}/blast?n={count}&size={size}"
-            raw, lazy, parsed = [], [], []
+            raw, raw_or, lazy, parsed = [], [], [], []
             for _ in range(runs):
                 raw.append(count / asyncio.run(raw_loop(url, count)))
+                raw_or.append(count / asyncio.run(raw_loop(url, count, jsonfast.loads)))
                 lazy.append(count / rtnb_run(url, count, parse=False))
                 parsed.append(count / rtnb_run(url, count, parse=True))
-            r, lz, p = median(raw), median(lazy), median(parsed)
+            r, ro, lz, p = median(raw), median(raw_or), median(lazy), median(parsed)
             rows.append(
                 [
                     f"~{size} B",
                     count,
                     f"{r:,.0f}",
+                    f"{ro:,.0f}",
                     f"{lz:,.0f}",
                     f"{p:,.0f}",
                     f"{lz / r:.2f}x",
                     f"{p / r:.2f}x",
+                    f"{p / ro:.2f}x",
                 ]
             )
     print(f"WebSocket ingest, messages/s (median of {runs}); {machine()}; JSON: {jsonfast.BACKEND}")
@@ -102,10 +107,12 @@ def main() -> None:
                 "payload",
                 "messages",
                 "raw websockets+json",
+                f"raw+{jsonfast.BACKEND}",
                 "rtnb lazy",
                 "rtnb parsed",
                 "lazy/raw",
                 "parsed/raw",
+                f"parsed/raw+{jsonfast.BACKEND}",
             ],
             rows,
         )
