@@ -18,6 +18,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,6 +61,9 @@ COMMON_OPTIONS = frozenset(
 
 #: An open that lasts at least this long resets the backoff to its first step.
 STABLE_AFTER = 2.0
+
+#: How many recent interruptions ``stats.gap_windows`` keeps.
+GAP_WINDOWS = 10
 
 _registry: dict[str, Connection] = {}
 _registry_lock = threading.Lock()
@@ -157,6 +161,10 @@ class Connection:
         self._open_event: asyncio.Event | None = None
         self._closing = False
         self._views: list[Any] = []
+        # Interruptions: when the stream dropped, and (start, end) of recent ones.
+        self._down_since: float | None = None
+        self._gap_windows: deque[tuple[float, float]] = deque(maxlen=GAP_WINDOWS)
+        self._down_seconds = 0.0
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -196,6 +204,7 @@ class Connection:
                     opened = time.monotonic()
                     if not first:
                         self._counters.reconnects += 1
+                    self._note_gap()
                     first = False
                     self._counters.opened_at = time.time()
                     self._set_state("open")
@@ -213,6 +222,7 @@ class Connection:
                         failed = True
                         self._record_error(exc)
                     finally:
+                        self._down_since = time.time()
                         if self._open_event is not None:
                             self._open_event.clear()
                         await _quietly(transport.close())
@@ -230,6 +240,16 @@ class Connection:
         finally:
             if self._closing and self._state not in FINAL_STATES:
                 self._set_state("closed")
+
+    def _note_gap(self) -> None:
+        """Count the interruption that just ended (messages sent meanwhile may be lost)."""
+        start, self._down_since = self._down_since, None
+        if start is None:
+            return
+        end = time.time()
+        self._counters.gaps += 1
+        self._gap_windows.append((start, end))
+        self._down_seconds += end - start
 
     def _next_delay(self, attempt: int) -> float:
         hint = self._transport.retry_delay()
@@ -358,11 +378,19 @@ class Connection:
 
     @property
     def stats(self) -> Stats:
-        """A snapshot of the counters: received, sent, bytes, rate, reconnects, errors, ..."""
+        """A snapshot of the counters: received, sent, bytes, rate, reconnects, errors, ...
+
+        ``gaps`` counts interruptions the stream came back from; ``gap_windows``
+        holds the (start, end) wall times of the last few, ``down_seconds`` their
+        total. What the peer sent during a gap is lost unless the protocol
+        resumes (SSE ``Last-Event-ID``).
+        """
         c = self._counters
         extra = dict(self._transport.info())
         extra["state"] = self._state
         extra["dropped"] = self.log.dropped
+        extra["gap_windows"] = list(self._gap_windows)
+        extra["down_seconds"] = self._down_seconds
         return Stats(
             received=c.received,
             sent=c.sent,

@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import jsonfast
 from ..ticker import Pacer, TickGenerator, parse_symbols
 from .config import Endpoint, ServerConfig
+from .faults import FaultInjector, deliver, injector_from_query
 
 __all__ = ["setup"]
 
@@ -57,17 +58,42 @@ def query_float(request: web.Request, name: str, default: float, lo: float, hi: 
     return min(hi, max(lo, value))
 
 
+def request_faults(request: web.Request, seed: int) -> FaultInjector | None:
+    """The fault injector a request asks for (``latency``, ``jitter``, ``drop``, ``cut_after``).
+
+    Raises:
+        web.HTTPBadRequest: for a bad fault option, with the reason.
+    """
+    try:
+        return injector_from_query(request.query, seed)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+
+
+def cut(request: web.Request) -> None:
+    """Abort the request's TCP connection: no close frame, no FIN (a simulated network cut)."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
 # --- /ws/echo -------------------------------------------------------------------------
 
 
 async def echo(request: web.Request) -> web.WebSocketResponse:
     """Send every frame back as it came: text stays text, binary stays binary."""
+    config_key, _ = _app_keys()
+    faults = request_faults(request, request.app[config_key].seed)
     ws = await open_ws(request)
     async for msg in ws:
         if msg.type == WSMsgType.TEXT:
-            await ws.send_str(msg.data)
+            if await deliver(faults, ws.send_str, msg.data):
+                cut(request)
+                break
         elif msg.type == WSMsgType.BINARY:
-            await ws.send_bytes(msg.data)
+            if await deliver(faults, ws.send_bytes, msg.data):
+                cut(request)
+                break
         elif msg.type == WSMsgType.ERROR:
             log.info("echo: %s", ws.exception())
     return ws
@@ -79,8 +105,16 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
 class _ChatClient:
     """One chat member with a bounded outbox drained by its own writer task."""
 
-    def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        limit: int,
+        faults: FaultInjector | None = None,
+        request: web.Request | None = None,
+    ) -> None:
         self.ws = ws
+        self.faults = faults
+        self.request = request
         self.outbox: asyncio.Queue[str | bytes] = asyncio.Queue(limit)
         self.writer = asyncio.get_running_loop().create_task(self._drain())
 
@@ -97,18 +131,22 @@ class _ChatClient:
         while True:
             data = await self.outbox.get()
             if isinstance(data, str):
-                await ws.send_str(data)
+                done = await deliver(self.faults, ws.send_str, data)
             else:
-                await ws.send_bytes(data)
+                done = await deliver(self.faults, ws.send_bytes, data)
+            if done and self.request is not None:
+                cut(self.request)
+                return
 
 
 async def chat(request: web.Request) -> web.WebSocketResponse:
     """Broadcast each message to every other client (never back to the sender)."""
     config_key, _ = _app_keys()
     config: ServerConfig = request.app[config_key]
+    faults = request_faults(request, config.seed)
     ws = await open_ws(request)
     members = request.app[CHAT]
-    me = _ChatClient(ws, config.send_queue)
+    me = _ChatClient(ws, config.send_queue, faults, request)
     members.add(me)
     try:
         async for msg in ws:
@@ -150,6 +188,7 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
     count = int(query_float(request, "count", 0, 0, 1e12))
     seed = int(query_float(request, "seed", config.seed, 0, 2**31))
     gen = TickGenerator(symbols, seed=seed)
+    faults = request_faults(request, seed)
     ws = await open_ws(request)
     changed = asyncio.Event()
 
@@ -182,7 +221,9 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
                 tick = gen.next(time.time())
                 if tick is None:
                     break
-                await ws.send_str(jsonfast.dumps(tick))
+                if await deliver(faults, ws.send_str, jsonfast.dumps(tick)):
+                    cut(request)
+                    return ws
                 sent += 1
                 if count and sent >= count:
                     await ws.close(code=WSCloseCode.OK, message=b"count reached")

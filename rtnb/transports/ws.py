@@ -124,7 +124,8 @@ class WebSocketTransport(Transport):
         except InvalidURI as exc:
             raise ConnectError(f"invalid WebSocket URL: {exc}", fatal=True) from exc
         except InvalidHandshake as exc:
-            raise ConnectError(f"WebSocket handshake failed: {exc}") from exc
+            cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+            raise ConnectError(f"WebSocket handshake failed: {exc}{cause}") from exc
         except OSError as exc:
             raise ConnectError(_os_error_text(exc, self.url)) from exc
         offered = self._connect_kwargs["subprotocols"]
