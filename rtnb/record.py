@@ -89,6 +89,8 @@ class Recorder:
                 encode_header(Header(kind=conn.kind, url=conn.url, started=time.time())) + "\n"
             )
         self._write_lock = threading.Lock()
+        self._next_write = self._pos
+        self._inflight: list[Message] = []
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self.started = time.time()
@@ -125,16 +127,23 @@ class Recorder:
     async def _flush(self) -> None:
         msgs = self._take()
         if msgs:
-            await asyncio.to_thread(self._write, msgs)
+            self._inflight = msgs
+            try:
+                await asyncio.to_thread(self._write, msgs)
+            finally:
+                self._inflight = []
 
     def _write(self, msgs: list[Message]) -> None:
-        lines = "".join(from_message_record(m.to_record()) + "\n" for m in msgs)
         with self._write_lock:
             if self._file is None:
                 return
-            self._file.write(lines)
+            fresh = [m for m in msgs if m.seq >= self._next_write]
+            if not fresh:
+                return
+            self._file.write("".join(from_message_record(m.to_record()) + "\n" for m in fresh))
             self._file.flush()
-            self.written += len(msgs)
+            self._next_write = fresh[-1].seq + 1
+            self.written += len(fresh)
 
     # --- stopping ---------------------------------------------------------------------
 
@@ -163,18 +172,38 @@ class Recorder:
         try:
             await self._flush()
         finally:
-            with self._write_lock:
-                f, self._file = self._file, None
-            if f is not None:
-                f.close()
-            self.conn._detach_view(self)
+            self._finish()
+
+    def _stop_now(self) -> None:
+        """Stop from the loop thread without awaiting (a connection closing its views).
+
+        The last batch is written right here, so the file is complete when the
+        connection's ``close()`` returns; a batch still being written by the
+        flusher is included (``_write`` skips what was already written).
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+        try:
+            self._write([*self._inflight, *self._take()])
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        with self._write_lock:
+            f, self._file = self._file, None
+        if f is not None:
+            f.close()
+        self.conn._detach_view(self)
 
     def stop(self, timeout: float = 15.0) -> Recorder:
         """Write what is left, close the file and stop; returns the recorder. Idempotent."""
         if self._stopped:
             return self
         if in_loop_thread():
-            get_runtime().loop.create_task(self._stop_on_loop())
+            self._stop_now()
             return self
         get_runtime().run(self._stop_on_loop(), timeout)
         return self

@@ -40,24 +40,28 @@ def check_speed(speed: Any) -> float:
     return float(speed)
 
 
-def read_records(f: IO[str], limit: int, start_line: int) -> tuple[list[Record], int, bool]:
-    """Read up to ``limit`` lines of ``f``: (message records, lines read, end reached).
+def read_records(
+    f: IO[str], limit: int, start_line: int
+) -> tuple[list[Record], int, bool, RecordFormatError | None]:
+    """Read up to ``limit`` lines of ``f``.
 
-    Headers and blank lines are skipped.
-
-    Raises:
-        RecordFormatError: naming the line number of a bad line.
+    Returns ``(message records, lines read, end reached, error)``: headers and
+    blank lines are skipped; a bad line ends the batch and comes back as
+    ``error`` (naming its line number) after the good records before it.
     """
     out: list[Record] = []
     n = 0
     for n in range(1, limit + 1):
         line = f.readline()
         if not line:
-            return out, n - 1, True
-        got = decode_line(line, start_line + n)
+            return out, n - 1, True, None
+        try:
+            got = decode_line(line, start_line + n)
+        except RecordFormatError as exc:
+            return out, n, True, exc
         if isinstance(got, Record):
             out.append(got)
-    return out, n, False
+    return out, n, False, None
 
 
 class ReplayTransport(Transport):
@@ -181,7 +185,7 @@ async def play(
     count = 0
     done = False
     while not done:
-        batch, n, done = await asyncio.to_thread(read_records, f, BATCH_LINES, line_no)
+        batch, n, done, error = await asyncio.to_thread(read_records, f, BATCH_LINES, line_no)
         line_no += n
         for rec in _playable(batch, directions):
             if t0 is None:
@@ -196,6 +200,8 @@ async def play(
                 await asyncio.sleep(0)
             count += 1
             yield offset, rec
+        if error is not None:
+            raise error
 
 
 def _first_line(f: IO[str]) -> str:
