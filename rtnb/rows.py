@@ -33,6 +33,7 @@ __all__ = [
     "payload_kind",
     "payload_preview",
     "pretty_payload",
+    "rows_html",
 ]
 
 RowFilter = Callable[[Message], bool]
@@ -45,17 +46,26 @@ PREVIEW_LIMIT = 160
 DETAIL_LIMIT = 64 * 1024
 
 
-def payload_kind(msg: Message) -> str:
-    """``"json"``, ``"text"`` or ``"binary"`` (binary that is valid UTF-8 counts as text).
+_CONTROL = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"}
 
-    >>> payload_kind(Message(b"\\xff\\x00"))
-    'binary'
+
+def _binary_as_text(raw: bytes) -> str | None:
+    """``raw`` decoded when it is readable UTF-8 text (no control characters), else ``None``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if _CONTROL.intersection(text[:4096]) else text
+
+
+def payload_kind(msg: Message) -> str:
+    """``"json"``, ``"text"`` or ``"binary"`` (binary that is readable UTF-8 counts as text).
+
+    >>> payload_kind(Message(b"\\xff\\x00")), payload_kind(Message(b"hi"))
+    ('binary', 'text')
     """
-    if msg.is_binary:
-        try:
-            bytes(msg.data).decode("utf-8")
-        except UnicodeDecodeError:
-            return "binary"
+    if not isinstance(msg.data, str) and _binary_as_text(bytes(msg.data)) is None:
+        return "binary"
     return "json" if msg.is_json else "text"
 
 
@@ -77,10 +87,10 @@ def payload_preview(msg: Message, limit: int = PREVIEW_LIMIT) -> str:
         text = data
     else:
         raw = bytes(data)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
+        decoded = _binary_as_text(raw)
+        if decoded is None:
             return _hex_preview(raw)
+        text = decoded
     text = " ".join(text.split()) if "\n" in text or "\r" in text else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -102,7 +112,7 @@ def pretty_payload(msg: Message, limit: int = DETAIL_LIMIT) -> str:
     elif kind == "text":
         text = msg.text
     else:
-        raw = bytes(msg.data)
+        raw = msg.data.encode() if isinstance(msg.data, str) else bytes(msg.data)
         lines = [
             f"{off:08x}  {raw[off : off + 16].hex(' '):<47}  "
             + "".join(chr(b) if 32 <= b < 127 else "." for b in raw[off : off + 16])
@@ -330,3 +340,33 @@ class TableRows:
         """Forget every row (discovered columns are forgotten too)."""
         self.rows.clear()
         self.columns = list(self.fixed_columns or [])
+
+
+def rows_html(columns: list[str], rows: list[dict[str, Any]], limit: int = 20) -> str:
+    """A static HTML table of the newest ``limit`` rows (newest first), for saved notebooks.
+
+    >>> "<td>AAPL</td>" in rows_html(["symbol"], [make_row(Message('{"symbol": "AAPL"}'))])
+    True
+    """
+    import html
+    import time
+
+    esc = html.escape
+    shown = rows[-limit:][::-1]
+    data_col = not columns or any(r["kind"] != "json" for r in shown)
+    head = "".join(f"<th>{esc(c)}</th>" for c in ["#", "time", "", *columns])
+    head += "<th>data</th>" if data_col else ""
+    body = []
+    for r in shown:
+        ts = r["ts"]
+        when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+        arrow = "&#8595;" if r["dir"] == "in" else "&#8593;"
+        cells = "".join(f"<td>{esc(r['cells'].get(c, ''))}</td>" for c in columns)
+        data = f"<td style='font-family:monospace'>{esc(r['data'])}</td>" if data_col else ""
+        body.append(f"<tr><td>{r['seq']}</td><td>{when}</td><td>{arrow}</td>{cells}{data}</tr>")
+    more = len(rows) - len(shown)
+    tail = f"<div style='color:#57606a'>… and {more} older rows</div>" if more > 0 else ""
+    return (
+        "<div class='rtnb-table-static' style='font-size:12px'>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{tail}</div>"
+    )

@@ -1,0 +1,151 @@
+"""What every live view shares: its flusher, its link to the connection, and its display.
+
+A view shows as its widget in a widget front-end and, in the same output, as
+plain text plus HTML or PNG for front-ends without widgets (terminal IPython,
+nbconvert, a notebook saved without widget state). When the view stops (it is
+closed or its connection closes) those outputs are refreshed with its final
+state, so the last frame stays in the saved notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..runtime import get_runtime
+from .flusher import Flusher
+
+if TYPE_CHECKING:
+    from ..connection import Connection, State
+
+log = logging.getLogger("rtnb")
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class _Stopper:
+    """What a view attaches to its connection: closing the connection stops the view's
+    timers, but leaves the widget on the page with its last state."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: LiveView) -> None:
+        self.view = view
+
+    def close(self) -> None:
+        self.view.stop()
+
+
+class LiveView:
+    """Mixin for widgets fed by a connection at a bounded rate (see :class:`Flusher`)."""
+
+    _conn: Connection
+    _flusher: Flusher | None
+    _stopper: _Stopper
+    _displays: list[tuple[str, contextvars.Context]]
+    _unsubscribe_state: Callable[[], None] | None
+    _stopped: bool
+
+    def _start_view(
+        self,
+        conn: Connection,
+        rate: float,
+        flush: Callable[[], None],
+        changed: Callable[[], bool],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._displays = []
+        self._stopped = False
+        self._stopper = _Stopper(self)
+        name = f"{type(self).__name__.lower()}-{conn.name}"
+        self._flusher = Flusher(name, rate, flush, changed, on_error)
+        conn._attach_view(self._stopper)
+        self._unsubscribe_state = conn.on_state(self._state_changed)
+        if conn.state in ("closed", "failed"):
+            self._stopped = True
+            return
+        self._flusher.start()
+
+    def _state_changed(self, conn: Connection, state: State) -> None:
+        if state in ("closed", "failed"):
+            self.stop()
+
+    @property
+    def connection(self) -> Connection:
+        """The connection this view shows."""
+        return self._conn
+
+    @property
+    def running(self) -> bool:
+        """True while the view is updating."""
+        return not self._stopped
+
+    def stop(self) -> None:
+        """Stop updating (the widget keeps its last state); idempotent, any thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._flusher is not None:
+            self._flusher.stop()
+        unsub, self._unsubscribe_state = self._unsubscribe_state, None
+        if unsub is not None:
+            with contextlib.suppress(ValueError):
+                unsub()
+        self._conn._detach_view(self._stopper)
+        get_runtime().call_soon(self._finish)
+
+    def _finish(self) -> None:
+        try:
+            self._final_update()
+        except Exception as exc:
+            log.warning("rtnb view: final update failed: %s", exc)
+        self._refresh_displays()
+
+    def _final_update(self) -> None:
+        """Called once when the view stops: show the last state (override)."""
+
+    # --- display ----------------------------------------------------------------------
+
+    def _fallback(self) -> dict[str, Any]:
+        """Mimetypes for front-ends without widgets: at least ``text/plain`` (override)."""
+        return {"text/plain": repr(self)}
+
+    def _bundle(self, with_widget: bool = True) -> dict[str, Any]:
+        data = self._fallback()
+        if with_widget:
+            model_id = getattr(self, "model_id", None)
+            if model_id is not None:
+                data[WIDGET_MIME] = {"version_major": 2, "version_minor": 1, "model_id": model_id}
+        return data
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return self._bundle()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display_id = uuid.uuid4().hex
+        display(self._bundle(), raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+        self._displays.append((display_id, contextvars.copy_context()))
+        del self._displays[:-8]
+
+    def _refresh_displays(self) -> None:
+        if not self._displays:
+            return
+        try:
+            from IPython.display import update_display
+
+            bundle = self._bundle(with_widget=getattr(self, "comm", None) is not None)
+        except Exception as exc:
+            log.debug("rtnb: no final display update: %r", exc)
+            return
+        for display_id, ctx in self._displays:
+            try:
+                ctx.run(update_display, bundle, raw=True, display_id=display_id)
+            except Exception as exc:
+                log.debug("rtnb: final display update failed: %r", exc)

@@ -1,0 +1,224 @@
+"""ConnectionPanel: what displaying a connection shows — state, counters, send box, live table.
+
+    >>> c = rtnb.connect("ws", url)     # doctest: +SKIP
+    >>> c                               # doctest: +SKIP   (the panel, in a notebook)
+
+Counters refresh twice a second (only when they changed); the state dot
+changes as soon as the state does. A terminal IPython gets the one-line
+summary; nbconvert and saved notebooks get the HTML summary.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import ipywidgets
+import traitlets
+
+from ..display import STATE_COLOURS, connection_html
+from ..runtime import get_runtime
+from ..sendtext import parse_send_text
+from ._view import LiveView
+from .table import LiveTable
+
+if TYPE_CHECKING:
+    from ..connection import Connection, State
+
+__all__ = ["ConnectionPanel", "PanelControls", "display_connection"]
+
+log = logging.getLogger("rtnb")
+HERE = Path(__file__).parent
+
+
+class PanelControls(anywidget.AnyWidget):
+    """The top of the panel: header, counters, send box and buttons (front-end in panel.js)."""
+
+    _esm = (HERE / "panel.js").read_text(encoding="utf-8")
+    _css = (HERE / "panel.css").read_text(encoding="utf-8")
+
+    name = traitlets.Unicode("").tag(sync=True)
+    kind = traitlets.Unicode("").tag(sync=True)
+    url = traitlets.Unicode("").tag(sync=True)
+    state = traitlets.Unicode("connecting").tag(sync=True)
+    state_colours = traitlets.Dict(STATE_COLOURS).tag(sync=True)
+    can_send = traitlets.Bool(False).tag(sync=True)
+    send_refusal = traitlets.Unicode("").tag(sync=True)
+    counters = traitlets.Dict().tag(sync=True)
+    paused = traitlets.Bool(False).tag(sync=True)
+    feedback = traitlets.Dict().tag(sync=True)
+
+
+class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
+    """A connection's panel: kind, URL, state, live counters, send box, pause/clear, live table.
+
+    Args:
+        conn: the connection.
+        table: show the live table below (default ``True``).
+        rate: counter refreshes per second (default 2).
+        **table_options: passed to :class:`~rtnb.widgets.table.LiveTable`
+            (``columns``, ``max_rows``, ``filter``, ...).
+
+    Example:
+        >>> c.panel(columns=["symbol", "price"], max_rows=50)   # doctest: +SKIP
+    """
+
+    def __init__(
+        self, conn: Connection, *, table: bool = True, rate: float = 2.0, **table_options: Any
+    ) -> None:
+        transport = conn.transport
+        self.controls = PanelControls(
+            name=conn.name,
+            kind=conn.kind,
+            url=conn.url,
+            state=conn.state,
+            can_send=bool(transport.can_send),
+            send_refusal=str(getattr(transport, "send_refusal", "") or ""),
+            counters=_counters(conn),
+        )
+        self.table = LiveTable(conn, **table_options) if table else None
+        self._feedback_n = 0
+        children = [self.controls] + ([self.table] if self.table is not None else [])
+        super().__init__(children=children)
+        self.add_class("rtnb-panel")
+        self.controls.on_msg(self._on_front_end_msg)
+        self._start_view(conn, rate, self._flush, lambda: True)
+
+    # --- runtime loop ------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        counters = _counters(self._conn)
+        if counters != self.controls.counters:
+            self.controls.counters = counters
+        if self.controls.state != self._conn.state:
+            self.controls.state = self._conn.state
+
+    def _state_changed(self, conn: Connection, state: State) -> None:
+        self.controls.state = state
+        super()._state_changed(conn, state)
+
+    def _final_update(self) -> None:
+        self._flush()
+
+    # --- front-end messages (kernel main thread) ---------------------------------------
+
+    def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "send":
+            self.send_text(str(content.get("text", "")))
+        elif kind == "pause":
+            if content.get("paused"):
+                self.pause()
+            else:
+                self.resume()
+        elif kind == "clear":
+            self.clear()
+
+    def _say(self, ok: bool, text: str) -> None:
+        self._feedback_n += 1
+        self.controls.feedback = {"ok": ok, "text": text, "n": self._feedback_n}
+
+    def send_text(self, text: str) -> None:
+        """What the Send button does: validate ``text``, then send it without blocking.
+
+        JSON-looking text must parse; a bad payload is reported in the panel and
+        not sent. The outcome (or the error) shows under the send box.
+        """
+        conn = self._conn
+        if not conn.transport.can_send:
+            self._say(False, conn.transport.send_refusal or f"{conn.kind} cannot send")
+            return
+        payload, error = parse_send_text(text)
+        if error is not None or payload is None:
+            self._say(False, error or "nothing to send")
+            return
+
+        def done(fut: concurrent.futures.Future[Any]) -> None:
+            exc = fut.exception()
+            if exc is not None:
+                self._say(False, f"not sent: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+                log.info("rtnb %s: panel send failed: %s", conn.name, exc)
+            else:
+                msg = fut.result()
+                self._say(True, f"sent #{msg.seq} ({msg.size} B)")
+
+        try:
+            fut = get_runtime().submit(conn.asend(payload))
+        except Exception as exc:
+            self._say(False, f"not sent: {exc}")
+            return
+        fut.add_done_callback(done)
+
+    def pause(self) -> None:
+        """Freeze the table (messages keep arriving in the log)."""
+        self.controls.paused = True
+        if self.table is not None:
+            self.table.pause()
+
+    def resume(self) -> None:
+        """Unfreeze the table; it jumps to the newest messages."""
+        self.controls.paused = False
+        if self.table is not None:
+            self.table.resume()
+
+    def clear(self) -> None:
+        """Empty the connection's log and the table."""
+        self._conn.log.clear()
+        if self.table is not None:
+            self.table.clear()
+
+    def close(self) -> None:
+        """Stop updating and remove the panel and its table."""
+        self.stop()
+        if self.table is not None:
+            self.table.close()
+        self.controls.close()
+        super().close()
+
+    def _fallback(self) -> dict[str, Any]:
+        conn = self._conn
+        return {"text/plain": conn.summary(), "text/html": connection_html(conn)}
+
+    def __repr__(self) -> str:
+        return f"<ConnectionPanel {self._conn.summary() if hasattr(self, '_conn') else ''}>"
+
+
+def _counters(conn: Connection) -> dict[str, Any]:
+    s = conn.stats
+    return {
+        "received": s.received,
+        "sent": s.sent,
+        "rate": round(s.rate, 1),
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "reconnects": s.reconnects,
+        "errors": s.errors,
+        "last_error": s.last_error or "",
+    }
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def display_connection(conn: Connection) -> None:
+    """Show ``conn``: the live panel in a Jupyter kernel, the one-line summary in a terminal.
+
+    The panel's output also carries ``text/plain`` and ``text/html`` summaries, so
+    nbconvert and notebooks saved without widget state stay readable.
+    """
+    if not _in_kernel():
+        print(conn.summary())
+        return
+    panel = ConnectionPanel(conn)
+    panel._ipython_display_()

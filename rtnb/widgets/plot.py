@@ -1,0 +1,412 @@
+"""Live plots of message fields: a matplotlib image (``MplPlot``) or a fast canvas (``CanvasPlot``).
+
+    >>> c.plot("price", by="symbol", window=60)                     # doctest: +SKIP
+    >>> c.plot("price", by="symbol", window="500 points", backend="canvas")   # doctest: +SKIP
+
+Both pull new messages at a bounded rate and only when something arrived. The
+matplotlib plot owns an Agg figure (never pyplot) and redraws only its lines
+while the axes limits hold (blitting); the canvas plot ships new points as
+binary float64 buffers and the browser draws them with requestAnimationFrame.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import ipywidgets
+import numpy as np
+import traitlets
+
+from ..runtime import get_runtime
+from ..series import Series, Window, parse_window, sticky_limits
+from ._view import LiveView
+from .flusher import pull
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+
+__all__ = ["AggRenderer", "CanvasPlot", "MplPlot", "live_plot"]
+
+log = logging.getLogger("rtnb")
+HERE = Path(__file__).parent
+BACKENDS = ("mpl", "matplotlib", "canvas")
+
+
+def live_plot(
+    conn: Connection,
+    *fields: str,
+    by: str | None = None,
+    x: str | None = None,
+    window: Any = 60,
+    points: int | None = None,
+    backend: str = "mpl",
+    rate: float | None = None,
+    width: int = 720,
+    height: int = 320,
+    title: str | None = None,
+    max_points: int = 100_000,
+) -> MplPlot | CanvasPlot:
+    """A live plot of one or more numeric fields of a connection's messages.
+
+    Args:
+        conn: the connection.
+        *fields: field paths to plot (``"price"``, ``"bid.size"``); numeric strings count.
+        by: a field whose value splits points into one line per group (with a legend).
+        x: a field for x (numbers, epoch times or ISO-8601); default: receive time.
+        window: how much to show: seconds (``60``, ``"2 min"``) or ``"500 points"``.
+        points: keep at most this many points per line (with or instead of ``window``).
+        backend: ``"mpl"`` (a matplotlib image, the default) or ``"canvas"`` (browser-drawn,
+            for many points at a high frame rate).
+        rate: updates per second at most (default 5 for mpl, 20 for canvas).
+        width: plot width in pixels.
+        height: plot height in pixels.
+        title: a title (default: the connection's name and the fields).
+        max_points: a hard bound per line.
+
+    Returns:
+        An :class:`MplPlot` or a :class:`CanvasPlot` widget; display it.
+
+    Raises:
+        ValueError: for no fields, a bad window, field path or backend.
+
+    Example:
+        >>> conn.plot("price", by="symbol", window="500 points", backend="canvas")  # doctest: +SKIP
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be 'mpl' or 'canvas', not {backend!r}")
+    for name, value, low in (("width", width, 160), ("height", height, 120)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be at least {low} pixels, not {value!r}")
+    win = parse_window(window, points)
+    series = Series(fields, by=by, x=x, window=win, max_points=max_points)
+    label = title if title is not None else f"{conn.name}: {', '.join(series.fields)}"
+    if backend == "canvas":
+        return CanvasPlot(conn, series, rate=rate or 20.0, width=width, height=height, title=label)
+    return MplPlot(conn, series, rate=rate or 5.0, width=width, height=height, title=label)
+
+
+def _initial_messages(conn: Connection, series: Series) -> None:
+    log_ = conn.log
+    msgs, _ = log_.since(log_.first_seq, None)
+    series.add(msgs)
+
+
+# --- matplotlib ------------------------------------------------------------------------
+
+
+class AggRenderer:
+    """Draws a :class:`~rtnb.series.Series` into PNG bytes with an Agg figure it owns.
+
+    While the axes limits and the legend stay the same, only the lines are
+    redrawn over a saved background (blitting), which is several times faster
+    than a full redraw of long lines.
+    """
+
+    def __init__(self, width: int = 720, height: int = 320, title: str = "") -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        dpi = 100
+        self.fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_subplot()
+        self.title = title
+        self._style()
+        self.lines: list[Any] = []
+        self._background: Any = None
+        self._xlim: tuple[float, float] | None = None
+        self._ylim: tuple[float, float] | None = None
+        self._time_axis: bool | None = None
+        self.full_draws = 0
+        self.blits = 0
+
+    def _style(self) -> None:
+        ax = self.ax
+        ax.grid(True, color="#d0d7de", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_color("#8c959f")
+        ax.tick_params(colors="#57606a", labelsize=8)
+        self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.84)
+        self._empty = ax.text(
+            0.5,
+            0.5,
+            "waiting for data…",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="#8c959f",
+            fontsize=10,
+        )
+        self.fig.suptitle(self.title, x=0.09, ha="left", fontsize=10, color="#1f2328")
+
+    def _set_time_axis(self, is_time: bool) -> None:
+        if self._time_axis == is_time:
+            return
+        self._time_axis = is_time
+        if is_time:
+            import matplotlib.dates as mdates
+
+            tz = datetime.now().astimezone().tzinfo
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=7, tz=tz)  # type: ignore[no-untyped-call]
+            self.ax.xaxis.set_major_locator(locator)
+            formatter = mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
+                locator,
+                tz=tz,
+                formats=["%Y", "%b", "%d", "%H:%M", "%H:%M:%S", "%H:%M:%S"],
+                offset_formats=["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"],
+            )
+            self.ax.xaxis.set_major_formatter(formatter)
+
+    def render(self, series: Series) -> bytes:
+        """The current frame as PNG bytes."""
+        from matplotlib.lines import Line2D
+
+        ax = self.ax
+        full = self._background is None
+        self._set_time_axis(series.x_is_time)
+        labels, colours = series.labels(), series.colours()
+        while len(self.lines) < len(series.lines):
+            i = len(self.lines)
+            line = Line2D([], [], color=colours[i], linewidth=1.3, label=labels[i], animated=True)
+            ax.add_line(line)
+            self.lines.append(line)
+            full = True
+        if full and self.lines:
+            self._empty.set_visible(False)
+            ax.legend(
+                handles=self.lines,
+                loc="lower left",
+                bbox_to_anchor=(0.0, 1.0),
+                ncol=min(len(self.lines), 6),
+                frameon=False,
+                fontsize=8,
+                handlelength=1.5,
+            )
+        scale = 1 / 86400.0 if series.x_is_time else 1.0  # epoch seconds -> matplotlib days
+        for i, line in enumerate(self.lines):
+            xs, ys = series.arrays(i)
+            line.set_data(xs * scale, ys)
+        bounds = series.bounds()
+        if bounds is not None:
+            x_lo, x_hi, y_lo, y_hi = bounds
+            secs = series.window.seconds
+            if series.x_is_time and secs is not None and series.window.points is None:
+                x_lo = min(x_lo, x_hi - secs)
+            xlim = sticky_limits(x_lo * scale, x_hi * scale, self._xlim, margin=0.03)
+            ylim = sticky_limits(y_lo, y_hi, self._ylim, margin=0.08)
+            if xlim != self._xlim or ylim != self._ylim:
+                self._xlim, self._ylim = xlim, ylim
+                ax.set_xlim(*xlim)
+                ax.set_ylim(*ylim)
+                full = True
+        canvas = self.canvas
+        if full:
+            canvas.draw()  # type: ignore[no-untyped-call]
+            self._background = canvas.copy_from_bbox(self.fig.bbox)  # type: ignore[no-untyped-call]
+            self.full_draws += 1
+        else:
+            canvas.restore_region(self._background)  # type: ignore[no-untyped-call]
+            self.blits += 1
+        for line in self.lines:
+            ax.draw_artist(line)
+        return self._png()
+
+    def _png(self) -> bytes:
+        from PIL import Image
+
+        w, h = self.canvas.get_width_height(physical=True)
+        img = Image.frombuffer("RGBA", (w, h), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)  # type: ignore[no-untyped-call]
+        out = io.BytesIO()
+        img.convert("RGB").save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+
+class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
+    """A live matplotlib plot shown as an image, redrawn at most ``rate`` times a second.
+
+    Build it with :func:`live_plot` / ``conn.plot(...)``. The latest frame is in
+    ``.value`` (PNG bytes) and stays in the saved notebook.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        series: Series,
+        *,
+        rate: float = 5.0,
+        width: int = 720,
+        height: int = 320,
+        title: str = "",
+    ) -> None:
+        self.series = series
+        self.renderer = AggRenderer(width, height, title)
+        self._pos = conn.log.next_seq
+        _initial_messages(conn, series)
+        super().__init__(
+            value=self.renderer.render(series),
+            format="png",
+            width=width,
+            height=height,
+            layout=ipywidgets.Layout(width=f"{width}px", height=f"{height}px"),
+        )
+        self.frames = 1
+        self._start_view(conn, rate, self._flush, self._changed)
+
+    def _changed(self) -> bool:
+        return self._conn.log.next_seq != self._pos
+
+    def _flush(self) -> None:
+        msgs, self._pos, _missed = pull(self._conn.log, self._pos)
+        if self.series.add(msgs):
+            self.series.take_new()  # this backend redraws whole lines; drop the deltas
+            self.value = self.renderer.render(self.series)
+            self.frames += 1
+
+    def _final_update(self) -> None:
+        if self._conn.log.next_seq != self._pos:
+            self._flush()
+
+    def png(self) -> bytes:
+        """The latest frame as PNG bytes."""
+        return bytes(self.value)
+
+    def close(self) -> None:
+        """Stop updating and remove the widget."""
+        self.stop()
+        super().close()
+
+    def _fallback(self) -> dict[str, Any]:
+        import base64
+
+        return {
+            "text/plain": repr(self),
+            "image/png": base64.b64encode(bytes(self.value)).decode("ascii"),
+        }
+
+    def __repr__(self) -> str:
+        s = self.series
+        return (
+            f"<MplPlot {self._conn.name if hasattr(self, '_conn') else ''}: "
+            f"{', '.join(s.labels()) or ', '.join(s.fields)} "
+            f"({s.points()} points, {s.window.describe()})>"
+        )
+
+
+# --- canvas ----------------------------------------------------------------------------
+
+
+class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
+    """A live plot drawn by the browser on a canvas: new points go as float64 buffers.
+
+    Build it with :func:`live_plot` / ``conn.plot(..., backend="canvas")``.
+    """
+
+    _esm = (HERE / "canvas.js").read_text(encoding="utf-8")
+    _css = (HERE / "canvas.css").read_text(encoding="utf-8")
+
+    title = traitlets.Unicode("").tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    colours = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    window_seconds = traitlets.Float(0.0).tag(sync=True)
+    window_points = traitlets.Int(0).tag(sync=True)
+    x_is_time = traitlets.Bool(True).tag(sync=True)
+    plot_width = traitlets.Int(720).tag(sync=True)
+    plot_height = traitlets.Int(320).tag(sync=True)
+
+    def __init__(
+        self,
+        conn: Connection,
+        series: Series,
+        *,
+        rate: float = 20.0,
+        width: int = 720,
+        height: int = 320,
+        title: str = "",
+    ) -> None:
+        self.series = series
+        self._pos = conn.log.next_seq
+        _initial_messages(conn, series)
+        series.take_new()
+        self._fallback_renderer: AggRenderer | None = None
+        self._size = (width, height)
+        self.batches = 0
+        win: Window = series.window
+        super().__init__(
+            title=title,
+            labels=series.labels(),
+            colours=series.colours(),
+            window_seconds=win.seconds or 0.0,
+            window_points=win.points or 0,
+            x_is_time=series.x_is_time,
+            plot_width=width,
+            plot_height=height,
+        )
+        series.new_lines = False
+        self.on_msg(self._on_front_end_msg)
+        self._start_view(conn, rate, self._flush, self._changed)
+
+    def _changed(self) -> bool:
+        return self._conn.log.next_seq != self._pos
+
+    def _flush(self) -> None:
+        msgs, self._pos, _missed = pull(self._conn.log, self._pos)
+        s = self.series
+        if not s.add(msgs):
+            return
+        if s.new_lines:
+            s.new_lines = False
+            self.x_is_time = s.x_is_time
+            self.labels = s.labels()
+            self.colours = s.colours()
+        self._send_points("points", s.take_new())
+
+    def _send_points(self, kind: str, parts: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> None:
+        buffers: list[bytes] = []
+        lines = []
+        for index, xs, ys in parts:
+            lines.append([index, len(xs)])
+            buffers.append(xs.astype("<f8").tobytes())
+            buffers.append(ys.astype("<f8").tobytes())
+        self.send({"type": kind, "lines": lines}, buffers)
+        self.batches += 1
+
+    def _send_snapshot(self) -> None:
+        s = self.series
+        self._send_points("reset", [(i, *s.arrays(i)) for i in range(len(s.lines))])
+
+    def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "hello":
+            get_runtime().call_soon(self._send_snapshot)
+
+    def _final_update(self) -> None:
+        if self._conn.log.next_seq != self._pos:
+            self._flush()
+
+    def close(self) -> None:
+        """Stop updating and remove the widget."""
+        self.stop()
+        super().close()
+
+    def _fallback(self) -> dict[str, Any]:
+        import base64
+
+        if self._fallback_renderer is None:
+            self._fallback_renderer = AggRenderer(*self._size, title=self.title)
+        png = self._fallback_renderer.render(self.series)
+        return {"text/plain": repr(self), "image/png": base64.b64encode(png).decode("ascii")}
+
+    def __repr__(self) -> str:
+        s = self.series
+        return (
+            f"<CanvasPlot {', '.join(s.labels()) or ', '.join(s.fields)} "
+            f"({s.points()} points, {s.window.describe()})>"
+        )
