@@ -194,7 +194,8 @@ class Connection:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    err = _as_connect_error(exc, self.open_timeout)
+                    waiting = transport.info().get("waiting_for")
+                    err = _as_connect_error(exc, self.open_timeout, waiting)
                     self._record_error(err)
                     await _quietly(transport.close())
                     if err.fatal or not self.reconnect:
@@ -655,12 +656,17 @@ def _describe(exc: BaseException) -> str:
     return line if line.startswith(name) else f"{name}: {line}"
 
 
-def _as_connect_error(exc: BaseException, open_timeout: float) -> ConnectError:
+def _as_connect_error(
+    exc: BaseException, open_timeout: float, waiting_for: Any = None
+) -> ConnectError:
     if isinstance(exc, ConnectError):
         return exc
     err: ConnectError
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        err = ConnectTimeout(f"no answer within open_timeout={open_timeout} s")
+        err = ConnectTimeout(
+            f"no answer within open_timeout={open_timeout} s"
+            + (f" (was waiting for {waiting_for})" if waiting_for else "")
+        )
     else:
         err = ConnectError(_describe(exc))
     err.__cause__ = exc

@@ -296,7 +296,7 @@ class WebRTCTransport(Transport):
         self._tiebreak = 0
         self._local_sdp = ""
         self.role_used: str | None = None
-        self.waiting_for = "nothing"
+        self.waiting_for: str | None = None
 
     @property
     def reconnect_by_default(self) -> bool:
@@ -338,7 +338,7 @@ class WebRTCTransport(Transport):
         elif self.role == "auto":
             self._arm_timer(self.auto_wait)
         await self._opened
-        self.waiting_for = "nothing"
+        self.waiting_for = None
 
     async def serve(self) -> str:
         ended = self._ended
