@@ -13,6 +13,7 @@ import asyncio
 import datetime
 import logging
 import time
+from functools import partial
 
 from aiohttp import web
 
@@ -20,9 +21,10 @@ from .. import jsonfast
 from ..sse_format import encode_comment, encode_event, encode_retry
 from ..ticker import parse_symbols
 from .config import Endpoint, ServerConfig
+from .faults import deliver
 from .security import origin_allowed
 from .sse_streams import BATCH, StreamRegistry, plan_resume
-from .ws_handlers import query_float
+from .ws_handlers import cut, query_float, request_faults
 
 __all__ = ["setup"]
 
@@ -107,17 +109,21 @@ def _retry_ms(request: web.Request) -> int:
 async def clock(request: web.Request) -> web.StreamResponse:
     """``{"time": ISO-8601}`` every ``interval`` seconds (default 1), as in the article.
 
-    Query: ``interval`` (0.01-3600 s), ``count`` (end after N), ``retry`` (ms).
+    Query: ``interval`` (0.01-3600 s), ``count`` (end after N), ``retry`` (ms), and
+    the fault options ``latency``, ``jitter``, ``drop``, ``cut_after`` (see ``faults``).
     """
     interval = query_float(request, "interval", 1.0, 0.01, 3600.0)
     count = int(query_float(request, "count", 0, 0, 1e12))
+    faults = request_faults(request, _config(request).seed)
     resp = await open_stream(request, _retry_ms(request))
     sent = 0
     try:
         while not _gone(request):
             now = datetime.datetime.now(datetime.timezone.utc)
             body = jsonfast.dumps({"time": now.isoformat(timespec="milliseconds")})
-            await _write(resp, encode_event(body))
+            if await deliver(faults, partial(_write, resp), encode_event(body)):
+                cut(request)
+                break
             sent += 1
             if count and sent >= count:
                 break
@@ -134,8 +140,9 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     """Ticks ``{"t", "symbol", "price"}`` as events with consecutive integer ids.
 
     Query: ``symbols``, ``rate`` (per symbol per second; 0 = as fast as read),
-    ``seed``, ``count`` (a finite stream of ids 1..count), ``retry`` (ms),
-    ``cut_after`` (end this response after N ticks, to try out resuming).
+    ``seed``, ``count`` (a finite stream of ids 1..count), ``retry`` (ms), and the
+    fault options (see :mod:`rtnb.server.faults`): ``cut_after=N`` cuts the
+    connection after N ticks to show resuming; ``latency``, ``jitter``, ``drop``.
     Resumes after the ``Last-Event-ID`` header (or ``?last_event_id=``).
     """
     config = _config(request)
@@ -148,7 +155,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     rate = query_float(request, "rate", 2.0, 0.0, 200_000.0)
     seed = int(query_float(request, "seed", config.seed, 0, 2**31))
     count = int(query_float(request, "count", 0, 0, 1e12))
-    cut_after = int(query_float(request, "cut_after", 0, 0, 1e12))
+    faults = request_faults(request, seed)
     retry_ms = _retry_ms(request)
     now = time.time()
     stream = request.app[STREAMS].get((tuple(symbols), rate, seed, count), now)
@@ -159,26 +166,27 @@ async def ticker(request: web.Request) -> web.StreamResponse:
         return web.Response(status=204, headers=cors_headers(request, config))
     resp = await open_stream(request, retry_ms)
     after = plan.after
-    sent = 0
     heartbeat = config.heartbeat
     last_write = time.monotonic()
+    # With fault injection, ticks go one by one through the injector.
+    limit = 1 if faults is not None else CHUNK_EVENTS
     try:
         if plan.note:
             await _write(resp, _gap_event(after, after + 1, 0, plan.note))
         while not _gone(request):
             now = time.time()
             stream.advance(now, want=CHUNK_EVENTS if after >= stream.newest else 0)
-            limit = CHUNK_EVENTS if not cut_after else min(CHUNK_EVENTS, cut_after - sent)
             text, new_after, missed = stream.read(after, limit)
             if missed:
                 note = f"{missed} tick(s) fell out of the server's history"
-                await _write(resp, _gap_event(after, new_after + 1, missed, note))
-            if text:
-                await _write(resp, text)
-                sent += new_after - after - missed
-                last_write = time.monotonic()
+                await _write(resp, _gap_event(after, after + missed + 1, missed, note))
             after = new_after
-            if (cut_after and sent >= cut_after) or (stream.count and after >= stream.count):
+            if text:
+                last_write = time.monotonic()
+                if await deliver(faults, partial(_write, resp), text):
+                    cut(request)  # cut_after: a network cut, not an orderly end
+                    break
+            if stream.count and after >= stream.count:
                 break
             if stream.newest > after or (text and stream.rate == 0):
                 await asyncio.sleep(0)  # let the loop breathe between batches

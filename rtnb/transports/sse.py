@@ -129,6 +129,7 @@ class SSETransport(Transport):
         self._response: httpx.Response | None = None
         self._status: int | None = None
         self._ignored_lines = 0
+        self._parser: SSEParser | None = None
 
     @property
     def reconnect_by_default(self) -> bool:
@@ -196,7 +197,7 @@ class SSETransport(Transport):
         response = self._response
         if response is None:
             raise ProtocolError("serve() before open()")
-        parser = SSEParser(self.max_event_size, self.last_event_id)
+        parser = self._parser = SSEParser(self.max_event_size, self.last_event_id)
         decode = codecs.getincrementaldecoder("utf-8")("replace").decode
         ingest = self.ingest
         try:
@@ -210,6 +211,7 @@ class SSETransport(Transport):
             finally:
                 self._ignored_lines += parser.ignored_lines
                 parser.ignored_lines = 0
+                self._parser = None
         except EventTooLarge as exc:
             for data, event, eid in exc.events:
                 ingest(data, event, eid)
@@ -248,11 +250,12 @@ class SSETransport(Transport):
         return None if self._retry_ms is None else self._retry_ms / 1000.0
 
     def info(self) -> dict[str, Any]:
+        parser = self._parser
         return {
             "last_event_id": self.last_event_id or None,
             "retry_ms": self._retry_ms,
             "http_status": self._status,
-            "ignored_lines": self._ignored_lines,
+            "ignored_lines": self._ignored_lines + (parser.ignored_lines if parser else 0),
             "method": self.method,
         }
 
@@ -300,7 +303,6 @@ async def _excerpt(response: httpx.Response) -> str:
 
 def _connect_error(exc: httpx.ConnectError, url: str) -> ConnectError:
     host = urlsplit(url).netloc
-    cause = exc.__cause__ or exc.__context__
     text = str(exc)
     seen: BaseException | None = exc
     while seen is not None:
@@ -311,7 +313,12 @@ def _connect_error(exc: httpx.ConnectError, url: str) -> ConnectError:
                 fatal=True,
             )
         seen = seen.__cause__ or seen.__context__
-    if isinstance(cause, ConnectionRefusedError) or "refused" in text.lower():
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return ConnectError(f"connection refused by {host} (is the server running?)")
+        seen = seen.__cause__ or seen.__context__
+    if "refused" in text.lower():
         return ConnectError(f"connection refused by {host} (is the server running?)")
     if "Name or service not known" in text or "nodename nor servname" in text:
         return ConnectError(f"cannot resolve host {urlsplit(url).hostname!r}")
