@@ -96,7 +96,8 @@ def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint])
     """Add / and /demo/{name}."""
     app.router.add_get("/", index)
     app.router.add_get("/demo/{name}", demo_page)
-    for entry in sorted(STATIC.iterdir(), key=lambda p: p.name):
+    pages = STATIC.iterdir() if STATIC.is_dir() else iter(())
+    for entry in sorted(pages, key=lambda p: p.name):
         if entry.name.endswith(".html"):
             title = entry.name.removesuffix(".html")
             endpoints.append(Endpoint(f"/demo/{title}", "page", f"browser demo: {title}"))
