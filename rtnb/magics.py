@@ -135,12 +135,10 @@ def complete(
             options = [p for k, p in paths if k == kind]
     elif magic in _NAME_ARG and not positional:
         options = sorted(names)
-        if magic == "rt_close":
+        if magic == "rt_close" and not args:
             options.append("--all")
-        if magic == "rt_record":
+        if magic == "rt_record" and not args:
             options.append("--stop")
-    elif magic == "rt_record" and args[:1] == ["--stop"] and len(positional) == 0:
-        options = sorted(names)
     return [o for o in options if o.startswith(current)]
 
 

@@ -1,0 +1,154 @@
+"""The magics in a terminal IPython (``ipython -c``): text status lines, no widgets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rtnb.magics import check_json, complete, parse_header
+
+
+def ipython(code: str, tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    sibling = Path(sys.executable).with_name("ipython")
+    exe = str(sibling) if sibling.exists() else shutil.which("ipython")
+    if exe is None:
+        pytest.fail("IPython's ipython command is not installed")
+    env = dict(os.environ, IPYTHONDIR=str(tmp_path / "ipython"), TERM="dumb")
+    return subprocess.run(
+        [exe, "--no-banner", "--colors=nocolor", "--quick", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        env=env,
+    )
+
+
+def test_a_terminal_session_gets_text_status_lines(tmp_path: Path) -> None:
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "%rt_serve",
+            "%rt_serve",
+            "%rt_connect ws /ws/echo",
+            "%rt_send ws1 hello",
+            "print('got', ws1.recv(timeout=5).data)",
+            "%rt_connect ws /ws/ticker?symbols=AAPL&rate=20 --name tick",
+            "%rt_record tick ticks.jsonl",
+            "print('first', tick.recv(timeout=5).json['symbol'])",
+            "import time; time.sleep(0.5)",
+            "%rt_record --stop tick",
+            "%rt_list",
+            "%rt_close ws1",
+            "%rt_close --all",
+            "%rt_stop",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    out = p.stdout
+    assert "Traceback" not in out + p.stderr, out + p.stderr
+    assert p.stderr == ""
+    assert "rtnb server running at http://127.0.0.1:" in out
+    assert "%rt_connect ws /ws/ticker" in out
+    assert "already running at http://127.0.0.1:" in out
+    assert "ws1: ws ws://127.0.0.1:" in out and "[open]" in out
+    assert "ws1 <- hello (5 bytes)" in out
+    assert "got hello" in out
+    assert "first AAPL" in out
+    assert "recording tick -> ticks.jsonl" in out
+    assert "stopped tick -> ticks.jsonl:" in out
+    assert "name  kind  url" in out  # the %rt_list table
+    assert "ws1: ws" in out and "[closed]" in out
+    assert "closed 1 connection(s)" in out
+    assert "stopped the rtnb server at http://127.0.0.1:" in out
+    assert (tmp_path / "ticks.jsonl").read_text().count('"direction":"in"') >= 1
+
+
+def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "%rt_connect smoke ws://127.0.0.1:1/",
+            "%rt_connect ws /ws/echo",
+            "%rt_send nobody hi",
+            "print('still running')",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    assert "still running" in p.stdout
+    err = p.stderr.splitlines()
+    assert err == [
+        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc'",
+        err[1],
+        "rt_connect: /ws/echo is a path on the in-kernel server, but none is running: "
+        "start it with %rt_serve, or give a full URL",
+        err[3],
+        "rt_send: no connection named 'nobody' (open ones: none)",
+        err[5],
+    ]
+    assert err[1].startswith("usage: %rt_connect KIND URL [--name N]")
+    assert err[5].startswith("usage: %rt_send NAME PAYLOAD")
+
+
+def test_help_shows_usage_with_examples(tmp_path: Path) -> None:
+    p = ipython("%load_ext rtnb\n%rt_connect?", tmp_path)
+    assert "%rt_connect ws /ws/ticker?rate=5 --name tick" in p.stdout
+    assert "--send-on-open JSON" in p.stdout
+    assert "--last-event-id" in p.stdout
+
+
+def test_completion_in_a_terminal_shell(tmp_path: Path) -> None:
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "%rt_serve",
+            "%rt_connect ws /ws/echo --name echo --quiet",
+            "ip = get_ipython()",
+            "for text in ['%rt_connect ', '%rt_connect ws /ws/ec', '%rt_send ec', '%rt_close ']:",
+            "    _, found = ip.complete('', text, len(text))",
+            "    print(repr(text), sorted(found))",
+            "%unload_ext rtnb",
+            "_, found = ip.complete('', '%rt_send ec', 11)",
+            "print('after unload', found, echo.state)",
+            "%rt_stop",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    out = p.stdout
+    assert "'%rt_connect ' ['replay', 'sse', 'webrtc', 'ws']" in out, out + p.stderr
+    assert "'%rt_connect ws /ws/ec' ['/ws/echo']" in out
+    assert "'%rt_send ec' ['echo']" in out
+    assert "'%rt_close ' ['--all', 'echo']" in out
+    assert "after unload [] open" in out  # unloading closes nothing the user holds
+
+
+@pytest.mark.parametrize(
+    ("line", "names", "expected"),
+    [
+        ("%rt_connect ", [], ["ws", "sse", "webrtc", "replay"]),
+        ("%rt_connect w", [], ["ws", "webrtc"]),
+        ("%rt_connect ws --name x ", [], []),
+        ("%rt_table ", ["b", "a"], ["a", "b"]),
+        ("%rt_plot tick ", ["tick"], []),
+        ("%rt_record ", ["a"], ["a", "--stop"]),
+        ("%rt_record --stop ", ["a"], ["a"]),
+        ("%%rt_send ", ["a"], ["a"]),
+        ("print(1) ", ["a"], []),
+    ],
+)
+def test_complete(line: str, names: list[str], expected: list[str]) -> None:
+    assert complete(line, names) == expected
+
+
+def test_pure_argument_helpers() -> None:
+    assert parse_header("X-Key:  v a l ") == ("X-Key", "v a l")
+    with pytest.raises(ValueError, match="Name: value"):
+        parse_header("Bad Name: v")
+    assert check_json("plain text {") == "plain text {"
+    with pytest.raises(ValueError, match="looks like JSON"):
+        check_json('{"a": }')
