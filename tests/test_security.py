@@ -1,0 +1,471 @@
+"""Server safety over real sockets: tokens, origins, limits, slow clients and hostile input.
+
+Each test fails when the protection it names is removed from ``rtnb.server``.
+(The basic cases live in tests/test_server.py; these go further.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import re
+import struct
+import time
+import tracemalloc
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import rtnb
+import rtnb.runtime
+from rtnb.errors import ConnectError
+from rtnb.server import Server
+from rtnb.server.app import SOCKETS
+
+from .conftest import CHROMIUM, require_netns
+from .faultproxy import FaultProxy
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+# --- a raw WebSocket client, to send what well-behaved libraries refuse to --------------
+
+
+class RawWS:
+    """A minimal RFC 6455 client over a plain TCP stream (asyncio)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str = "/ws/echo", origin: str | None = None) -> RawWS:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16))
+        head = (
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            ).encode()
+            + b"Sec-WebSocket-Key: "
+            + key
+            + b"\r\n"
+        )
+        if origin:
+            head += f"Origin: {origin}\r\n".encode()
+        writer.write(head + b"\r\n")
+        status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert status.startswith(b"HTTP/1.1 101"), status[:200]
+        return cls(reader, writer)
+
+    def send_frame(
+        self, opcode: int, payload: bytes, *, fin: bool = True, declared: int | None = None
+    ) -> None:
+        """A masked client frame; ``declared`` lies about the payload length."""
+        length = len(payload) if declared is None else declared
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if length < 126:
+            head += bytes([0x80 | length])
+        elif length < 1 << 16:
+            head += bytes([0x80 | 126]) + struct.pack("!H", length)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", length)
+        mask = os.urandom(4)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(head + mask + body)
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        """The next frame from the server: (opcode, payload)."""
+        b0, b1 = await asyncio.wait_for(self.reader.readexactly(2), 10)
+        length = b1 & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await self.reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
+        return b0 & 0x0F, await self.reader.readexactly(length)
+
+    async def close_code(self) -> tuple[int, str]:
+        """Read until the server's close frame: (code, reason)."""
+        while True:
+            opcode, payload = await self.read_frame()
+            if opcode == 0x8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                return code, payload[2:].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.writer.transport.abort()
+
+
+def still_serving(server: Server) -> None:
+    """Another client is served normally."""
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    c.send("still here")
+    assert c.recv(timeout=5).data == "still here"
+    c.close()
+
+
+# --- tokens ---------------------------------------------------------------------------
+
+
+def test_wrong_token_is_refused_with_the_reason_and_not_retried() -> None:
+    srv = rtnb.serve(token="right")
+    try:
+        url = srv.url_for("/ws/echo", token=False) + "?token=wrong"
+        c = rtnb.connect("ws", url)
+        with pytest.raises(ConnectError, match=r"HTTP 401 \(.*wrong token: send 'Authorization"):
+            c.wait_open(10)
+        assert c.state == "failed" and c.stats.errors == 1  # 401 is fatal: no retry loop
+        bearer = rtnb.connect(
+            "ws", srv.url_for("/ws/echo", token=False), headers={"Authorization": "Bearer nope"}
+        )
+        with pytest.raises(ConnectError, match="wrong token"):
+            bearer.wait_open(10)
+        # a token of another length, or empty, is just wrong (constant-time compare)
+        for bad in ("", "r", "right" * 50):
+            req = urllib.request.Request(srv.url + "/", headers={"Authorization": f"Bearer {bad}"})
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(req, timeout=10)
+            assert info.value.code == 401
+        still_serving_with_token(srv)
+    finally:
+        srv.stop()
+
+
+def still_serving_with_token(srv: Server) -> None:
+    c = rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10)
+    c.send("ok")
+    assert c.recv(timeout=5).data == "ok"
+
+
+def test_binding_beyond_loopback_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="rtnb.server"):
+        srv = rtnb.serve(host="0.0.0.0")
+    try:
+        assert srv.token is not None
+        assert any(
+            "beyond loopback" in r.getMessage() and srv.token in r.getMessage()
+            for r in caplog.records
+        )
+        # the token is then needed even from loopback
+        c = rtnb.connect("ws", srv.url_for("/ws/echo", token=False))
+        with pytest.raises(ConnectError, match="HTTP 401"):
+            c.wait_open(10)
+    finally:
+        srv.stop()
+
+
+# --- origins --------------------------------------------------------------------------
+
+
+def test_origin_allowlist_is_exact_and_configurable() -> None:
+    async def status(port: int, origin: str) -> int:
+        try:
+            ws = await RawWS.connect(port, origin=origin)
+        except AssertionError as exc:
+            return int(str(exc).split()[1].strip("'\""))
+        ws.close()
+        return 101
+
+    srv = rtnb.serve(allowed_origins=["https://notebooks.example.org"])
+    try:
+        port = srv.port
+        cases = {
+            "https://notebooks.example.org": 101,
+            "https://notebooks.example.org.evil.com": 403,
+            "http://notebooks.example.org": 403,  # scheme is part of the origin
+            "https://evil.example": 403,
+            "null": 403,  # sandboxed iframes and file:// pages
+            "http://127.0.0.1.evil.com:8000": 403,
+            "http://localhost.evil.com": 403,
+            "http://localhost:3000": 101,
+            "http://[::1]:3000": 101,
+        }
+        got = {o: asyncio.run(status(port, o)) for o in cases}
+        assert got == cases
+    finally:
+        srv.stop()
+
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>probe</title>
+<script>
+window.result = new Promise((resolve) => {
+  const ws = new WebSocket(new URLSearchParams(location.search).get("target"));
+  ws.onopen = () => { ws.send("from " + location.origin); };
+  ws.onmessage = (e) => { resolve("echo:" + e.data); ws.close(); };
+  ws.onclose = (e) => resolve("closed:" + e.code);
+});
+</script>"""
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # a hostile site that resolves to this machine: its origin is not localhost
+    "--host-resolver-rules=MAP evil.test 127.0.0.1",
+]
+
+
+@pytest.mark.browser
+def test_cross_origin_page_in_a_real_browser_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    require_netns()
+    from aiohttp import web
+    from playwright.sync_api import sync_playwright
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/probe", page)
+    runner = web.AppRunner(app)
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return int(runner.addresses[0][1])
+
+    page_port = rtnb.runtime.run(start(), 10)
+    default = rtnb.serve()
+    trusting = rtnb.serve(allowed_origins=[f"http://evil.test:{page_port}"])
+    try:
+        with sync_playwright() as pw:
+            ctx = pw.chromium.launch_persistent_context(
+                str(tmp_path / "profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+            )
+            try:
+                tab = ctx.new_page()
+
+                def probe(site: str, srv: Server) -> str:
+                    target = srv.url_for("/ws/echo")
+                    tab.goto(f"http://{site}:{page_port}/probe?target={target}")
+                    return str(tab.evaluate("window.result"))
+
+                with caplog.at_level(logging.WARNING, logger="rtnb.server"):
+                    hostile = probe("evil.test", default)
+                    local = probe("localhost", default)
+                    allowed = probe("evil.test", trusting)
+            finally:
+                ctx.close()
+    finally:
+        default.stop()
+        trusting.stop()
+        rtnb.runtime.run(runner.cleanup(), 10)
+    # the browser only sees a failed handshake (1006); the server says why
+    assert hostile == "closed:1006"
+    assert any(
+        f"refused WebSocket from origin http://evil.test:{page_port}" in r.getMessage()
+        for r in caplog.records
+    )
+    assert local == f"echo:from http://localhost:{page_port}"
+    assert allowed == f"echo:from http://evil.test:{page_port}"
+
+
+# --- limits ---------------------------------------------------------------------------
+
+
+def test_connections_per_client_are_limited_with_a_reason() -> None:
+    srv = rtnb.serve(max_connections_per_client=3)
+    try:
+        url = srv.url_for("/ws/echo")
+        held = [rtnb.connect("ws", url).wait_open(10) for _ in range(3)]
+        extra = rtnb.connect("ws", url, reconnect=False)
+        with pytest.raises(ConnectError, match=r"HTTP 429 \(.*too many connections from 127"):
+            extra.wait_open(10)
+        # 429 means "later": with reconnect on, it retries and gets in once a slot frees
+        patient = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.2})
+        wait_for(lambda: patient.stats.errors >= 1)
+        assert patient.state == "reconnecting"
+        held[0].close()
+        patient.wait_open(10).send("in")
+        assert patient.recv(timeout=5).data == "in"
+    finally:
+        srv.stop()
+
+
+def test_server_wide_connection_limit_is_a_503_with_a_reason() -> None:
+    srv = rtnb.serve(max_connections=2)
+    try:
+        url = srv.url_for("/ws/echo")
+        _held = [rtnb.connect("ws", url).wait_open(10) for _ in range(2)]
+        c = rtnb.connect("ws", url, reconnect=False)
+        with pytest.raises(ConnectError, match=r"HTTP 503 \(.*server full: 2 connections"):
+            c.wait_open(10)
+    finally:
+        srv.stop()
+
+
+def test_a_frame_claiming_exabytes_is_refused_at_once() -> None:
+    srv = rtnb.serve(max_message_size=64 * 1024)
+
+    async def attack() -> tuple[int, str]:
+        ws = await RawWS.connect(srv.port)
+        ws.send_frame(0x1, b"x" * 16, declared=2**62)
+        ws.writer.write(b"y" * 4096)
+        try:
+            return await ws.close_code()
+        finally:
+            ws.close()
+
+    try:
+        tracemalloc.start()
+        code, reason = asyncio.run(attack())
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert code == 1009, reason  # RFC 6455 7.4.1: message too big
+        assert peak < 32 * 1024 * 1024  # nothing near the declared size was allocated
+        still_serving(srv)
+    finally:
+        srv.stop()
+
+
+def test_fragments_adding_up_past_the_limit_are_refused() -> None:
+    srv = rtnb.serve(max_message_size=64 * 1024)
+
+    async def attack() -> int:
+        ws = await RawWS.connect(srv.port)
+        ws.send_frame(0x1, b"a" * 40_000, fin=False)
+        ws.send_frame(0x0, b"b" * 40_000, fin=False)  # 80,000 bytes so far: over
+        try:
+            return (await ws.close_code())[0]
+        finally:
+            ws.close()
+
+    try:
+        assert asyncio.run(attack()) == 1009
+        still_serving(srv)
+    finally:
+        srv.stop()
+
+
+# --- slow clients ---------------------------------------------------------------------
+
+
+def test_a_stalled_ticker_client_is_dropped_not_buffered() -> None:
+    srv = rtnb.serve(heartbeat=1.0)
+    try:
+        with FaultProxy(srv.port) as proxy:
+            url = f"ws://127.0.0.1:{proxy.port}/ws/ticker?rate=0&symbols=AAPL"
+            slow = rtnb.connect("ws", url, reconnect=False, ping_interval=None).wait_open(10)
+            slow.recv(timeout=5)
+            proxy.stall()
+            app = srv._app
+            assert app is not None
+
+            def buffered() -> int:
+                total = 0
+                for ws in list(app[SOCKETS]):
+                    writer = getattr(ws, "_writer", None)
+                    transport = getattr(writer, "transport", None)
+                    if transport is not None and not transport.is_closing():
+                        total += transport.get_write_buffer_size()
+                return total
+
+            peak = 0
+            deadline = time.monotonic() + 20
+            while any(not ws.closed for ws in list(app[SOCKETS])):
+                peak = max(peak, rtnb.runtime.run(_call(buffered), 5))
+                assert time.monotonic() < deadline, "stalled client was never dropped"
+                time.sleep(0.05)
+            # the server waited for the socket (backpressure) rather than queueing ticks,
+            # then its heartbeat found the client dead and dropped it
+            assert peak < 1024 * 1024
+            still_serving(srv)
+    finally:
+        srv.stop()
+
+
+async def _call(fn: Callable[[], int]) -> int:
+    return fn()
+
+
+# --- hostile input ----------------------------------------------------------------------
+
+
+def test_invalid_utf8_text_frame_closes_that_client_with_1007() -> None:
+    srv = rtnb.serve()
+
+    async def attack() -> int:
+        ws = await RawWS.connect(srv.port)
+        ws.send_frame(0x1, b"ok \xff\xfe not utf-8")
+        try:
+            return (await ws.close_code())[0]
+        finally:
+            ws.close()
+
+    try:
+        other = rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10)
+        assert asyncio.run(attack()) == 1007
+        other.send("unharmed")
+        assert other.recv(timeout=5).data == "unharmed"
+    finally:
+        srv.stop()
+
+
+def test_bad_commands_to_the_ticker_get_error_replies(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?symbols=&rate=10")).wait_open(10)
+    bad = [
+        "{not json",
+        "\x00\x00\x00",
+        "[]",
+        '{"type": "subscribe"}',
+        '{"type": "subscribe", "channel": "<script>"}',
+        '{"type": "subscribe", "channel": "' + "A" * 10_000 + '"}',
+        '{"type": "explode"}',
+    ]
+    for text in bad:
+        c.send(text)
+    replies = [c.recv(timeout=5).json for _ in bad]
+    assert all(r["type"] == "error" and r["error"] for r in replies)
+    assert "bad symbol" in replies[4]["error"]
+    assert c.state == "open"
+    c.send(b"\x00binary is ignored")
+    c.send({"type": "subscribe", "channel": "OK"})
+    assert c.recv(timeout=5).json["type"] == "subscribed"
+
+
+def test_garbage_instead_of_a_handshake_is_a_400_and_the_server_lives_on() -> None:
+    srv = rtnb.serve()
+
+    async def garbage(payload: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(payload)
+        try:
+            return await asyncio.wait_for(reader.read(200), 10)
+        finally:
+            writer.transport.abort()
+
+    try:
+        answers = [
+            asyncio.run(garbage(p))
+            for p in (
+                b"\x00" * 100 + b"\r\n\r\n",
+                b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",
+                b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n",
+            )
+        ]
+        assert all(re.match(rb"HTTP/1\.[01] 4\d\d ", a) for a in answers), answers
+        still_serving(srv)
+    finally:
+        srv.stop()
