@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -126,6 +127,9 @@ class WebSocketTransport(Transport):
         except InvalidHandshake as exc:
             cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
             raise ConnectError(f"WebSocket handshake failed: {exc}{cause}") from exc
+        except ssl.SSLError as exc:
+            # the same certificate or protocol mismatch fails the same way again
+            raise ConnectError(_tls_error_text(exc, self.url), fatal=True) from exc
         except OSError as exc:
             raise ConnectError(_os_error_text(exc, self.url)) from exc
         offered = self._connect_kwargs["subprotocols"]
@@ -206,6 +210,20 @@ def _close_text(exc: ConnectionClosed, max_size: int | None) -> str:
         return f"message over max_size={max_size} bytes refused (code 1009)"
     text = f"closed by {who}: code {code} ({CLOSE_CODES.get(code, 'other')})"
     return f"{text}: {reason}" if reason else text
+
+
+def _tls_error_text(exc: ssl.SSLError, url: str) -> str:
+    host = urlsplit(url).netloc
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = exc.verify_message or exc.reason or "not trusted"
+        return (
+            f"TLS certificate of {host} not trusted ({why}): pass cafile= with the CA "
+            "that signed it (srv.cafile for rtnb.serve(tls=True)), or verify=False "
+            "for local testing only"
+        )
+    reason = (exc.reason or str(exc)).lower().replace("_", " ")
+    hint = " (is it a plain ws:// server?)" if "wrong version" in reason else ""
+    return f"TLS handshake with {host} failed: {reason}{hint}"
 
 
 def _os_error_text(exc: OSError, url: str) -> str:

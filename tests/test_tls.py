@@ -1,0 +1,113 @@
+"""TLS: ``serve(tls=True)`` with its self-signed certificate, and clients that trust it or not."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.request
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+import rtnb
+import rtnb.transports.tls as client_tls
+from rtnb.errors import ConnectError
+from rtnb.server import Server
+from rtnb.server.tls import make_self_signed
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[Server]:
+    srv = rtnb.serve(tls=True)
+    yield srv
+    srv.stop()
+
+
+def test_tls_server_speaks_https_and_wss(tls_server: Server) -> None:
+    assert tls_server.url.startswith("https://127.0.0.1:")
+    assert tls_server.url_for("/ws/echo").startswith("wss://127.0.0.1:")
+    assert tls_server.cafile is not None
+    ctx = ssl.create_default_context(cafile=tls_server.cafile)
+    with urllib.request.urlopen(tls_server.url + "/", context=ctx, timeout=10) as resp:
+        assert resp.status == 200 and "/ws/echo" in resp.read().decode()
+
+
+def test_wss_with_the_servers_cafile_works(tls_server: Server) -> None:
+    c = rtnb.connect("ws", tls_server.url_for("/ws/echo"), cafile=tls_server.cafile)
+    c.wait_open(10).send("secret")
+    assert c.recv(timeout=5).data == "secret"
+
+
+def test_certificate_names_localhost_too(tls_server: Server) -> None:
+    url = f"wss://localhost:{tls_server.port}/ws/echo"
+    c = rtnb.connect("ws", url, cafile=tls_server.cafile).wait_open(10)
+    c.send(b"\x00\x01")
+    assert c.recv(timeout=5).data == b"\x00\x01"
+
+
+def test_without_cafile_the_certificate_is_refused_clearly(tls_server: Server) -> None:
+    c = rtnb.connect("ws", tls_server.url_for("/ws/echo"))
+    with pytest.raises(ConnectError, match=r"TLS certificate of 127\.0\.0\.1:\d+ not trusted") as e:
+        c.wait_open(10)
+    assert "self-signed certificate" in str(e.value) and "cafile=" in str(e.value)
+    assert c.state == "failed" and c.stats.errors == 1  # fatal: no retry loop
+
+
+def test_a_certificate_from_another_server_is_refused(tls_server: Server, tmp_path: str) -> None:
+    cert, _key = make_self_signed()
+    other = f"{tmp_path}/other.pem"
+    with open(other, "wb") as f:
+        f.write(cert)
+    c = rtnb.connect("ws", tls_server.url_for("/ws/echo"), cafile=other)
+    with pytest.raises(ConnectError, match="not trusted"):
+        c.wait_open(10)
+
+
+def test_verify_false_works_and_warns_once(
+    tls_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_tls, "_warned_insecure", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = rtnb.connect("ws", tls_server.url_for("/ws/echo"), verify=False)
+        b = rtnb.connect("ws", tls_server.url_for("/ws/echo"), verify=False)
+    insecure = [w for w in caught if "verification is off" in str(w.message)]
+    assert len(insecure) == 1
+    assert issubclass(insecure[0].category, UserWarning)
+    assert "cafile=" in str(insecure[0].message)
+    for c in (a, b):
+        c.wait_open(10).send("ok")
+        assert c.recv(timeout=5).data == "ok"
+
+
+def test_verify_false_is_never_the_default(tls_server: Server) -> None:
+    ctx = client_tls.client_ssl_context()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+
+
+def test_plain_ws_to_a_tls_server_fails_clearly(tls_server: Server) -> None:
+    url = tls_server.url_for("/ws/echo").replace("wss://", "ws://")
+    c = rtnb.connect("ws", url, reconnect=False)
+    with pytest.raises(ConnectError, match="WebSocket handshake failed"):
+        c.wait_open(10)
+
+
+def test_wss_to_a_plain_server_names_the_mismatch(server: Server) -> None:
+    url = server.url_for("/ws/echo").replace("ws://", "wss://")
+    c = rtnb.connect("ws", url)
+    with pytest.raises(ConnectError, match=r"TLS handshake .* failed: .*is it a plain ws://"):
+        c.wait_open(10)
+    assert c.state == "failed"
+
+
+def test_tls_server_with_token_keeps_both(tmp_path: str) -> None:
+    srv = rtnb.serve(tls=True, token="tok")
+    try:
+        c = rtnb.connect("ws", srv.url_for("/ws/echo"), cafile=srv.cafile).wait_open(10)
+        c.send("both")
+        assert c.recv(timeout=5).data == "both"
+        bare = rtnb.connect("ws", srv.url_for("/ws/echo", token=False), cafile=srv.cafile)
+        with pytest.raises(ConnectError, match="HTTP 401"):
+            bare.wait_open(10)
+    finally:
+        srv.stop()
