@@ -44,11 +44,12 @@ class LiveView:
     """Mixin for widgets fed by a connection at a bounded rate (see :class:`Flusher`)."""
 
     _conn: Connection
-    _flusher: Flusher | None
     _stopper: _Stopper
     _displays: list[tuple[str, contextvars.Context]]
-    _unsubscribe_state: Callable[[], None] | None
-    _stopped: bool
+    # Class defaults keep stop()/close() harmless on an instance whose __init__ failed.
+    _flusher: Flusher | None = None
+    _unsubscribe_state: Callable[[], None] | None = None
+    _stopped: bool = True
 
     def _start_view(
         self,
@@ -58,12 +59,13 @@ class LiveView:
         changed: Callable[[], bool],
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
+        name = f"{type(self).__name__.lower()}-{conn.name}"
+        flusher = Flusher(name, rate, flush, changed, on_error)
         self._conn = conn
         self._displays = []
-        self._stopped = False
         self._stopper = _Stopper(self)
-        name = f"{type(self).__name__.lower()}-{conn.name}"
-        self._flusher = Flusher(name, rate, flush, changed, on_error)
+        self._flusher = flusher
+        self._stopped = False
         conn._attach_view(self._stopper)
         self._unsubscribe_state = conn.on_state(self._state_changed)
         if conn.state in ("closed", "failed"):

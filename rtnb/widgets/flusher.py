@@ -24,7 +24,7 @@ from collections.abc import Callable
 from ..message import Message, MessageLog
 from ..runtime import get_runtime
 
-__all__ = ["Flusher", "pull"]
+__all__ = ["Flusher", "check_rate", "pull"]
 
 log = logging.getLogger("rtnb")
 
@@ -35,6 +35,17 @@ def pull(log_: MessageLog, pos: int, limit: int | None = None) -> tuple[list[Mes
     msgs, missed = log_.since(pos, limit)
     new_pos = msgs[-1].seq + 1 if msgs else max(pos, log_.next_seq)
     return msgs, new_pos, missed
+
+
+def check_rate(rate: float) -> float:
+    """``rate`` as a float when it is a sensible flush rate (0 < rate <= 60 per second).
+
+    Raises:
+        ValueError: otherwise.
+    """
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 60:
+        raise ValueError(f"rate must be between 0 and 60 updates per second, not {rate!r}")
+    return float(rate)
 
 
 class Flusher:
@@ -60,10 +71,8 @@ class Flusher:
         changed: Callable[[], bool],
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 60:
-            raise ValueError(f"rate must be between 0 and 60 flushes per second, not {rate!r}")
         self.name = name
-        self.interval = 1.0 / float(rate)
+        self.interval = 1.0 / check_rate(rate)
         self._flush = flush
         self._changed = changed
         self._on_error = on_error

@@ -23,6 +23,7 @@ from ..display import STATE_COLOURS, connection_html
 from ..runtime import get_runtime
 from ..sendtext import parse_send_text
 from ._view import LiveView
+from .flusher import check_rate
 from .table import LiveTable
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     def __init__(
         self, conn: Connection, *, table: bool = True, rate: float = 2.0, **table_options: Any
     ) -> None:
+        check_rate(rate)
         transport = conn.transport
         self.controls = PanelControls(
             name=conn.name,

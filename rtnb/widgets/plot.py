@@ -26,7 +26,7 @@ import traitlets
 from ..runtime import get_runtime
 from ..series import Series, Window, parse_window, sticky_limits
 from ._view import LiveView
-from .flusher import pull
+from .flusher import check_rate, pull
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -83,6 +83,8 @@ def live_plot(
     for name, value, low in (("width", width, 160), ("height", height, 120)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be at least {low} pixels, not {value!r}")
+    if rate is not None:
+        check_rate(rate)
     win = parse_window(window, points)
     series = Series(fields, by=by, x=x, window=win, max_points=max_points)
     label = title if title is not None else f"{conn.name}: {', '.join(series.fields)}"

@@ -21,7 +21,7 @@ import traitlets
 from ..rows import TableRows, pretty_payload, rows_html
 from ..runtime import get_runtime
 from ._view import LiveView
-from .flusher import pull
+from .flusher import check_rate, pull
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -80,6 +80,7 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         height: int = 320,
         sent: bool = True,
     ) -> None:
+        check_rate(rate)
         model = TableRows(max_rows=max_rows, columns=columns, filter=filter)
         if not isinstance(height, int) or isinstance(height, bool) or height < 60:
             raise ValueError(f"height must be at least 60 pixels, not {height!r}")

@@ -1,0 +1,90 @@
+"""Live plots against a real ticker stream (in-process): matplotlib frames and canvas batches."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import rtnb
+from rtnb.server import Server
+from rtnb.widgets import CanvasPlot, MplPlot
+
+from .conftest import loop_tasks
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def wait_for(predicate: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def ticker(server: Server, rate: int = 200) -> rtnb.Connection:
+    url = server.url_for(f"/ws/ticker?symbols=AAPL,MSFT,GOOG&rate={rate}")
+    return rtnb.connect("ws", url).wait_open(10)
+
+
+def test_mpl_plot_redraws_frames_with_a_line_per_group(server: Server) -> None:
+    c = ticker(server)
+    p = c.plot("price", by="symbol", window=30)
+    assert isinstance(p, MplPlot)
+    assert p.png().startswith(PNG)
+    first = p.png()
+    wait_for(lambda: p.frames >= 6 and len(p.series.lines) == 3)
+    assert p.png() != first and p.png().startswith(PNG)
+    assert sorted(p.series.labels()) == ["AAPL", "GOOG", "MSFT"]
+    assert p.renderer.blits > 0  # axes limits held: only the lines were redrawn
+    assert p.frames < c.stats.received  # frames, not messages
+    assert p._fallback()["image/png"]
+
+
+def test_mpl_plot_point_window_and_x_field(server: Server) -> None:
+    c = ticker(server)
+    p = c.plot("price", x="t", points=50)
+    wait_for(lambda: p.series.points() >= 50 and p.frames > 2)
+    assert p.series.points() == 50 and p.series.x_is_time
+
+
+def test_canvas_plot_batches_points(server: Server) -> None:
+    c = ticker(server)
+    p = c.plot("price", by="symbol", window="500 points", backend="canvas")
+    assert isinstance(p, CanvasPlot)
+    wait_for(lambda: p.batches >= 5 and len(p.labels) == 3)
+    assert p.window_points == 500 and p.window_seconds == 0
+    assert p.batches < c.stats.received
+    assert len(p.colours) == 3
+    assert p._fallback()["image/png"]
+
+
+def test_plots_stop_when_the_connection_closes(server: Server) -> None:
+    c = ticker(server)
+    views = [c.plot("price"), c.plot("price", backend="canvas")]
+    wait_for(lambda: all(v._flusher is not None and v._flusher.running for v in views))
+    c.close()
+    wait_for(lambda: not any(n.startswith("rtnb-view-") for n in loop_tasks()))
+    assert not any(v.running for v in views)
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "match"),
+    [
+        ((), {}, "at least one field"),
+        (("price",), {"backend": "bokeh"}, "backend"),
+        (("price",), {"window": "soon"}, "window"),
+        (("price",), {"window": -1}, "window"),
+        (("price",), {"points": 0}, "points"),
+        (("price",), {"width": 10}, "width"),
+        (("a..b",), {}, "empty part"),
+    ],
+)
+def test_plot_rejects_bad_arguments(
+    server: Server, args: tuple[str, ...], options: dict[str, object], match: str
+) -> None:
+    c = ticker(server, rate=1)
+    with pytest.raises(ValueError, match=match):
+        c.plot(*args, **options)

@@ -1,0 +1,131 @@
+"""LiveTable against a real ticker stream on loopback (in-process, no front-end)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import rtnb
+from rtnb.server import Server
+from rtnb.widgets import LiveTable
+
+from .conftest import loop_tasks
+
+
+def wait_for(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def ticker(server: Server, rate: int = 200, **kw: object) -> rtnb.Connection:
+    url = server.url_for(f"/ws/ticker?symbols=AAPL,MSFT&rate={rate}")
+    return rtnb.connect("ws", url, **kw).wait_open(10)  # type: ignore[arg-type]
+
+
+def test_table_shows_stored_messages_then_new_ones(server: Server) -> None:
+    c = ticker(server)
+    wait_for(lambda: len(c.log) >= 5)
+    t = c.table(max_rows=30)
+    assert isinstance(t, LiveTable)
+    assert len(t.rows) >= 5  # what was already in the log
+    assert t.columns[:3] == ["t", "symbol", "price"]
+    first = t.rows[-1]["seq"]
+    wait_for(lambda: t.rows[-1]["seq"] > first + 50)
+    assert len(t.rows) == 30  # bounded
+    seqs = [r["seq"] for r in t.rows]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 30
+    assert {r["cells"]["symbol"] for r in t.rows} == {"AAPL", "MSFT"}
+    assert t._flusher is not None and t._flusher.flushes < c.stats.received
+
+
+def test_table_filter_and_columns(server: Server) -> None:
+    c = ticker(server)
+    t = c.table(filter="symbol=MSFT", columns=["price"])
+    wait_for(lambda: len(t.rows) >= 10)
+    assert t.columns == ["price"]
+    assert all(set(r["cells"]) == {"price"} for r in t.rows)
+    assert all('"MSFT"' in c.log.get(r["seq"]).data for r in t.rows if c.log.get(r["seq"]))
+    assert t.filter_text == "symbol=MSFT"
+    assert t.info["matched"] < t.info["seen"]
+
+
+def test_table_pause_resume_and_clear(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    wait_for(lambda: len(t.rows) > 0)
+    t.pause()
+    time.sleep(0.3)
+    frozen = t.rows[-1]["seq"]
+    time.sleep(0.3)
+    assert t.rows[-1]["seq"] == frozen
+    t.resume()
+    wait_for(lambda: t.rows[-1]["seq"] > frozen)
+    t.clear()
+    wait_for(lambda: len(t.rows) == 0 or t.rows[0]["seq"] > frozen + 1)
+
+
+def test_table_stops_when_its_connection_closes(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    wait_for(lambda: t._flusher is not None and t._flusher.running)
+    assert any(n.startswith("rtnb-view-livetable") for n in loop_tasks())
+    c.close()
+    wait_for(lambda: t._flusher is not None and not t._flusher.running)
+    assert not t.running
+    assert not any(n.startswith("rtnb-view-livetable") for n in loop_tasks())
+    assert t.comm is not None  # still on the page, with its last rows
+
+
+def test_table_close_removes_the_widget_and_its_timer(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    t.close()
+    assert t.comm is None and not t.running
+    wait_for(lambda: not any(n.startswith("rtnb-view-livetable") for n in loop_tasks()))
+    assert c.state == "open"
+
+
+def test_table_fallback_bundle_for_front_ends_without_widgets(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    wait_for(lambda: len(t.rows) > 3)
+    bundle = t._repr_mimebundle_()
+    assert bundle["text/plain"].startswith("<LiveTable ")
+    assert "AAPL" in bundle["text/html"] or "MSFT" in bundle["text/html"]
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == t.model_id
+
+
+def test_table_shows_binary_and_text_payloads(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    t = c.table()
+    c.send(b"\x00\xff\x10")
+    c.send("plain words")
+    wait_for(lambda: sum(r["dir"] == "in" for r in t.rows) == 2)
+    kinds = {(r["dir"], r["kind"], r["data"]) for r in t.rows}
+    assert ("in", "binary", "<3 bytes> 00 ff 10") in kinds
+    assert ("in", "text", "plain words") in kinds
+    assert ("out", "text", "plain words") in kinds
+    received_only = c.table(sent=False)
+    assert all(r["dir"] == "in" for r in received_only.rows)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"max_rows": 0}, ValueError),
+        ({"filter": 42}, TypeError),
+        ({"filter": "a..b=1"}, ValueError),
+        ({"columns": ["ok", ""]}, ValueError),
+        ({"height": 10}, ValueError),
+        ({"rate": 0}, ValueError),
+    ],
+)
+def test_table_rejects_bad_options(server: Server, options: dict[str, object], error: type) -> None:
+    c = ticker(server, rate=1)
+    with pytest.raises(error):
+        c.table(**options)
