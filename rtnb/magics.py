@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .connection import connect, connections, get_connection
 from .errors import RTError
@@ -261,7 +262,13 @@ class RTMagics(Magics):
         return None
 
     def _parse(self, magic: Callable[..., Any], line: str) -> Any:
-        return parse_argstring(magic, line)
+        # POSIX shell quoting: --header 'K: V' and --window '500 points' lose
+        # their quotes (IPython's own arg_split keeps them outside POSIX mode).
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot split the arguments: {exc}") from None
+        return magic.parser.parse_args(argv)  # type: ignore[attr-defined]
 
     def _connection(self, name: str) -> Connection:
         conn = get_connection(name)
@@ -480,7 +487,13 @@ class RTMagics(Magics):
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("--columns", "-c", default=None, help="comma-separated fields to show")
-    @argument("--filter", "-f", dest="filter_", default=None, help="show only matching rows")
+    @argument(
+        "--filter",
+        "-f",
+        dest="filter_",
+        default=None,
+        help="show only matching rows: field=value or field~substring",
+    )
     @argument("--max-rows", type=int, default=None, help="rows kept in view")
     def rt_table(self, line: str) -> Any:
         """Show a live table of a connection's messages.
@@ -488,7 +501,7 @@ class RTMagics(Magics):
         Examples::
 
             %rt_table ws1
-            %rt_table tick --columns symbol,price --filter 'symbol == "AAPL"'
+            %rt_table tick --columns symbol,price --filter symbol=AAPL
         """
         return self._guard(self.rt_table, lambda: self._table(self._parse(self.rt_table, line)))
 
@@ -510,7 +523,7 @@ class RTMagics(Magics):
     @argument("name", help="the connection")
     @argument("fields", nargs="+", help="JSON field(s) to plot, e.g. price or bid.size")
     @argument("--by", default=None, help="one line per value of this field, e.g. symbol")
-    @argument("--window", default=None, help="what to keep: seconds (60, '60s') or points ('500')")
+    @argument("--window", default=None, help="what to show: seconds (60, '2 min') or '500 points'")
     @argument("--backend", default=None, choices=("mpl", "canvas"), help="matplotlib or canvas")
     def rt_plot(self, line: str) -> Any:
         """Show a live plot of one or more fields.
@@ -518,7 +531,7 @@ class RTMagics(Magics):
         Examples::
 
             %rt_plot tick price --by symbol
-            %rt_plot tick price --window 30s --backend canvas
+            %rt_plot tick price --window '500 points' --backend canvas
         """
         return self._guard(self.rt_plot, lambda: self._plot(self._parse(self.rt_plot, line)))
 
@@ -528,7 +541,7 @@ class RTMagics(Magics):
         if args.by:
             opts["by"] = args.by
         if args.window is not None:
-            opts["window"] = _window(args.window)
+            opts["window"] = _number_or_text(args.window)
         if args.backend:
             opts["backend"] = args.backend
         view = conn.plot(*args.fields, **opts)
@@ -617,21 +630,12 @@ class RTMagics(Magics):
         print(f"recording {conn.name} -> {args.file} (stop with %rt_record --stop {conn.name})")
 
 
-def _window(text: str) -> float | int:
-    """``'30s'`` / ``'30'`` -> 30.0 seconds; ``'500pts'`` / ``'500p'`` -> 500 points.
-
-    Raises:
-        ValueError: for anything else.
-    """
-    t = text.strip().lower()
+def _number_or_text(text: str) -> float | str:
+    """``'30'`` -> 30.0; anything else (``'2 min'``, ``'500 points'``) is left to the plot."""
     try:
-        if t.endswith(("pts", "p")):
-            return int(t.rstrip("pts"))
-        return float(t[:-1] if t.endswith("s") else t)
+        return float(text)
     except ValueError:
-        raise ValueError(
-            f"--window is seconds ('30', '30s') or points ('500pts'), not {text!r}"
-        ) from None
+        return text
 
 
 def _has_panel() -> bool:
