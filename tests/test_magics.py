@@ -42,7 +42,10 @@ CELLS: list[tuple[str, str]] = [
         "replayed",
         "print('replayed', rp.kind, rp.recv(timeout=5).json['symbol'] in ('AAPL', 'MSFT'))",
     ),
+    ("sse", "%rt_connect sse /sse/ticker?rate=20 --name s --quiet\nprint(s.recv(timeout=5).id)"),
     # every wrong use: one line plus usage on stderr, no error output
+    ("send_on_sse", "%rt_send s hi"),
+    ("send_on_replay", "%rt_send rp hi"),
     ("bad_kind", "%rt_connect smoke ws://127.0.0.1:1/"),
     ("bad_url", "%rt_connect ws http://127.0.0.1:1/"),
     ("bad_name", "%rt_connect ws /ws/echo --name for"),
@@ -86,6 +89,8 @@ WRONG = {
     "bad_kind_option": ("rt_connect", "unknown option(s) for sse connections: subprotocols"),
     "missing_args": ("rt_connect", "the following arguments are required: kind, url"),
     "send_unknown": ("rt_send", "no connection named 'nobody'"),
+    "send_on_sse": ("rt_send", "SSE is one-way"),
+    "send_on_replay": ("rt_send", "a replay connection is read-only"),
     "send_bad_json": ("rt_send", "payload looks like JSON but does not parse"),
     "send_bad_json_cell": ("rt_send", "payload looks like JSON but does not parse"),
     "send_nothing": ("rt_send", "name the connection to send on"),
@@ -173,6 +178,12 @@ def test_connect_shows_the_panel_and_binds_the_name(
 
 def test_arguments_use_shell_quoting(outputs: dict[str, list[dict[str, Any]]]) -> None:
     assert text_of(outputs["quoted"]).splitlines()[-1] == "[('X-Test', 'a b')] {'x': 1}"
+
+
+def test_kind_specific_connections(outputs: dict[str, list[dict[str, Any]]]) -> None:
+    lines = text_of(outputs["sse"]).splitlines()
+    assert lines[0].startswith("s: sse http://127.0.0.1:") and "[open]" in lines[0]
+    assert lines[1].isdigit()  # the SSE event id
 
 
 def test_send_line_and_cell(outputs: dict[str, list[dict[str, Any]]]) -> None:
