@@ -3,7 +3,7 @@
 Run with the Python of the environment under test (the Binder one), so the
 kernel is that environment's too:
 
-    .binder-venv/bin/python tests/run_notebook.py examples/01-quickstart.ipynb
+    .binder-venv/bin/python tests/run_notebook.py examples/01-quickstart.ipynb [OUT.ipynb]
 
 Cells tagged ``needs-internet`` are not executed (they reach public APIs).
 """
@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 SKIP_TAG = "needs-internet"
 
 
-def main(path: str) -> int:
+def main(path: str, output: str | None = None) -> int:
     nb = nbformat.read(path, as_version=4)
     skipped = 0
     for cell in nb.cells:
@@ -46,6 +46,8 @@ def main(path: str) -> int:
                 if "Traceback" in text or "Error" in text.split(":")[0]:
                     errors.append(f"cell {i} stderr: {text[:300]}")
     took = time.monotonic() - t0
+    if output:
+        nbformat.write(nb, output)
     print(f"{path}: {len(nb.cells)} cells, {skipped} skipped, {took:.1f} s")
     for e in errors:
         print("ERROR", e)
@@ -53,4 +55,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))
