@@ -198,6 +198,17 @@ def test_unordered_partially_reliable_channel_to_the_bot(server: Server) -> None
 
 
 @webrtc
+def test_message_over_the_peers_size_limit_is_refused_clearly(server: Server) -> None:
+    c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
+    big = b"x" * 300_000  # aiortc peers announce a=max-message-size:262144
+    with pytest.raises(rtnb.ProtocolError, match=r"message refused: .*262144 bytes"):
+        c.send(big)
+    c.send(b"y" * 200_000)
+    assert c.recv(5).data == b"y" * 200_000
+    assert c.state == "open"
+
+
+@webrtc
 def test_stats_expose_ice_dtls_and_signaling_state(server: Server) -> None:
     c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
     extra = c.stats.extra
@@ -415,6 +426,38 @@ def test_peer_leaving_ends_the_other_connection(server: Server) -> None:
         time.sleep(0.05)
     assert b.state == "closed"
     assert b.stats.last_error in ("the peer left (bye)", "the data channel was closed")
+
+
+@webrtc
+def test_reconnecting_client_meets_the_next_peer(server: Server) -> None:
+    url = room_url(server)
+    a = rtnb.connect("webrtc", url, reconnect=True, backoff={"initial": 0.05, "cap": 0.2})
+    b = rtnb.connect("webrtc", url).wait_open(15)
+    exchange(a.wait_open(15), b)
+    b.close()
+    deadline = time.monotonic() + 30
+    while a.stats.reconnects == 0 and a.state != "reconnecting":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    c = rtnb.connect("webrtc", url).wait_open(15)
+    a.wait_open(15)
+    c.send("new peer")
+    deadline = time.monotonic() + 10
+    while a.recv(5).data != "new peer":
+        assert time.monotonic() < deadline
+    assert a.stats.reconnects == 1
+
+
+def test_index_lists_the_webrtc_endpoints_and_demo(server: Server) -> None:
+    paths = {ep.path for ep in server.endpoints}
+    assert {"/webrtc/signal", "/webrtc/bot", "/demo/webrtc"} <= paths
+    import urllib.request
+
+    with urllib.request.urlopen(server.url + "/", timeout=5) as resp:
+        index = resp.read().decode()
+    assert "/webrtc/signal?room=demo" in index and "/demo/webrtc" in index
+    with urllib.request.urlopen(server.url + "/demo/webrtc.js", timeout=5) as resp:
+        assert b"RTCPeerConnection" in resp.read()
 
 
 # --- failures -------------------------------------------------------------------------

@@ -360,7 +360,10 @@ class WebRTCTransport(Transport):
             waiters[0].cancel()
             if ch.readyState != "open":
                 raise ConnectionError("the data channel closed while sending")
-        ch.send(data)
+        try:
+            ch.send(data)
+        except ValueError as exc:  # over the peer's a=max-message-size (RFC 8841)
+            raise ProtocolError(f"message refused: {exc}") from exc
         return len(data) if isinstance(data, bytes) or data.isascii() else len(data.encode())
 
     async def close(self) -> None:
