@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from . import pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
+from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
 from .config import Endpoint, ServerConfig
 from .security import origin_allowed, token_from_request, token_matches
 
@@ -93,7 +93,14 @@ def build_app(config: ServerConfig) -> web.Application:
     app[SOCKETS] = weakref.WeakSet()
     app[TASKS] = set()
     app[CLIENTS] = {}
-    for module in (ws_handlers, sse_handlers, webrtc_handlers, replay_handlers, pages):
+    for module in (
+        ws_handlers,
+        sse_handlers,
+        webrtc_handlers,
+        replay_handlers,
+        lab_handlers,
+        pages,
+    ):
         module.setup(app, config, app[ENDPOINTS])
     app.on_shutdown.append(_close_streams)
     return app

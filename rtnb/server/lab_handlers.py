@@ -1,0 +1,524 @@
+"""The protocol lab's endpoints: timestamped streams over ws, sse and a WebRTC data channel.
+
+Each endpoint streams lab messages (``SEQ TIME padding``, see
+:func:`rtnb.comparestats.lab_payload`) with the server's send time inside, so a
+client on the same machine measures one-way latency with the same clock. The
+query says what to send:
+
+=========  ===========================================================================
+count      messages to stream (default 100)
+rate       messages per second; 0 = as fast as the transport drains (default 100)
+seconds    stop streaming after this long, whatever ``count`` says (0 = no limit)
+size       payload bytes per message (32-65536, default 64)
+binary     1 = binary messages (on SSE the raw bytes go into ``data:``)
+cut        abort the connection after this many messages, once per ``session``
+session    names the client across reconnects (for ``cut``)
+ids        SSE: ``id:`` lines and ``retry: 100``, resuming after ``Last-Event-ID``
+=========  ===========================================================================
+
+When the stream ends the server sends one JSON message ``{"done": true, ...}``
+(an SSE event of type ``done``) with what it counted: messages sent, the bytes
+its socket carried for them (``wire_bytes``; Linux TCP counters for ws/sse,
+the DTLS transport's counter for WebRTC), the handshake bytes and the transport
+it saw. Every message a ws or WebRTC client sends is echoed as it came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from .. import jsonfast, signaling
+from ..comparestats import PAYLOAD_LIMITS, lab_payload
+from ..sse_format import encode_event, encode_retry
+from ..ticker import Pacer
+from ..transports.webrtc import HIGH_WATER, CandidateQueue, close_peer
+from .config import Endpoint, ServerConfig
+from .ws_handlers import open_ws, query_float
+
+__all__ = ["LabPlan", "setup", "tcp_counters"]
+
+log = logging.getLogger("rtnb.server")
+
+CUTS: web.AppKey[collections.OrderedDict[str, float]] = web.AppKey("rtnb_lab_cuts")
+PEERS = web.AppKey("rtnb_lab_peers", set["_LabPeer"])
+
+#: Sessions remembered for ``cut`` (oldest forgotten first).
+MAX_SESSIONS = 256
+#: How long a finished SSE stream stays open for its client to read the summary.
+LINGER = 30.0
+#: Messages written before yielding to the loop when streaming flat out.
+BATCH = 64
+#: A lab data channel's send queue is kept under this many bytes. Lower than
+#: the transport's own mark: aiortc abandons unreliable chunks one by one with
+#: a scan of its sent queue, so a long queue collapses the unreliable channel.
+LAB_HIGH_WATER = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    """What one lab stream sends (parsed from the query)."""
+
+    count: int = 100
+    rate: float = 100.0
+    seconds: float = 0.0
+    size: int = 64
+    binary: bool = False
+    cut: int = 0
+    session: str = ""
+    ids: bool = False
+
+    @classmethod
+    def from_request(cls, request: web.Request) -> LabPlan:
+        """Read and bound the query.
+
+        Raises:
+            web.HTTPBadRequest: for a value that is not a number.
+        """
+        session = request.query.get("session", "")[:64]
+        return cls(
+            count=int(query_float(request, "count", 100, 0, 1_000_000)),
+            rate=query_float(request, "rate", 100.0, 0.0, 100_000.0),
+            seconds=query_float(request, "seconds", 0.0, 0.0, 60.0),
+            size=int(query_float(request, "size", 64, *PAYLOAD_LIMITS)),
+            binary=request.query.get("binary", "0") in ("1", "true", "yes"),
+            cut=int(query_float(request, "cut", 0, 0, 1_000_000)),
+            session=session,
+            ids=request.query.get("ids", "0") in ("1", "true", "yes"),
+        )
+
+
+def _cut_now(request: web.Request, plan: LabPlan) -> int:
+    """How many messages this connection sends before it is cut (0 = never)."""
+    if not plan.cut:
+        return 0
+    cuts = request.app[CUTS]
+    if plan.session and plan.session in cuts:
+        return 0
+    if plan.session:
+        cuts[plan.session] = time.time()
+        while len(cuts) > MAX_SESSIONS:
+            cuts.popitem(last=False)
+    return plan.cut
+
+
+async def _stream(
+    plan: LabPlan,
+    start: int,
+    send: Callable[[str | bytes], Awaitable[None]],
+    cut_after: int = 0,
+    wait: Callable[[], Awaitable[None]] | None = None,
+) -> tuple[int, bool]:
+    """Send lab messages ``start..plan.count-1`` at ``plan.rate``; return (sent, was_cut)."""
+    pacer = Pacer(plan.rate, time.time())
+    deadline = time.monotonic() + plan.seconds if plan.seconds else None
+    seq = start
+    sent = 0
+    while seq < plan.count:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        due = min(pacer.due(time.time()), plan.count - seq, BATCH)
+        for _ in range(due):
+            if cut_after and sent >= cut_after:
+                return sent, True
+            await send(lab_payload(seq, time.time(), plan.size, plan.binary))
+            seq += 1
+            sent += 1
+        if wait is not None:
+            await wait()
+        if plan.rate:
+            await asyncio.sleep(pacer.wait(time.time()))
+        else:
+            await asyncio.sleep(0)  # let readers on this loop (the client, in a notebook) run
+    return sent, False
+
+
+# --- byte counting at the socket ------------------------------------------------------
+
+#: ``struct tcp_info`` (linux/tcp.h): tcpi_unacked at 24, tcpi_bytes_acked at 120,
+#: tcpi_bytes_received at 128, tcpi_notsent_bytes at 144 (Linux 4.6 and later).
+_TCP_INFO_SIZE = 148
+
+
+def tcp_counters(sock: Any) -> tuple[int, int, int] | None:
+    """(bytes acked by the peer, bytes received, bytes not yet acked or sent) of a TCP socket.
+
+    Read from the kernel's ``TCP_INFO`` (Linux); None where it is not available.
+    """
+    opt = getattr(socket, "TCP_INFO", None)
+    if sock is None or opt is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, opt, 256)
+    except OSError:
+        return None
+    if len(raw) < _TCP_INFO_SIZE:
+        return None
+    (unacked,) = struct.unpack_from("I", raw, 24)
+    acked, received = struct.unpack_from("QQ", raw, 120)
+    (notsent,) = struct.unpack_from("I", raw, 144)
+    return acked, received, unacked + notsent
+
+
+async def _settled_tcp(sock: Any, timeout: float = 2.0) -> tuple[int, int] | None:
+    """(acked, received) once everything written has been acked (or after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = tcp_counters(sock)
+        if c is None:
+            return None
+        if c[2] == 0 or time.monotonic() >= deadline:
+            return c[0], c[1]
+        await asyncio.sleep(0.002)
+
+
+def _socket(request: web.Request) -> Any:
+    transport = request.transport
+    return None if transport is None else transport.get_extra_info("socket")
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+def _summary(plan: LabPlan, start: int, sent: int, **extra: Any) -> str:
+    return jsonfast.dumps(
+        {"done": True, "first": start, "sent": sent, "size": plan.size, "binary": plan.binary}
+        | extra
+    )
+
+
+# --- /lab/ws ----------------------------------------------------------------------------
+
+
+async def lab_ws(request: web.Request) -> web.WebSocketResponse:
+    """Stream lab messages over a WebSocket (no compression); echo what the client sends."""
+    plan = LabPlan.from_request(request)
+    ws = await open_ws(request, compress=False)
+    sock = _socket(request)
+    opened = await _settled_tcp(sock)
+
+    async def echo() -> None:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+
+    reader = asyncio.get_running_loop().create_task(echo(), name="rtnb-lab-ws-echo")
+
+    async def send(data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            await ws.send_bytes(data)
+        else:
+            await ws.send_str(data)
+
+    try:
+        sent, was_cut = await _stream(plan, 0, send, _cut_now(request, plan))
+        if was_cut:
+            _abort(request)
+            return ws
+        after = await _settled_tcp(sock)
+        await ws.send_str(
+            _summary(
+                plan,
+                0,
+                sent,
+                transport="TCP",
+                wire_bytes=None if opened is None or after is None else after[0] - opened[0],
+                handshake_bytes=None if opened is None else opened[0] + opened[1],
+            )
+        )
+        await asyncio.wait({reader})
+    except (ConnectionResetError, RuntimeError) as exc:  # the client went away
+        log.debug("lab ws: %r", exc)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+    return ws
+
+
+# --- /lab/sse ---------------------------------------------------------------------------
+
+
+async def lab_sse(request: web.Request) -> web.StreamResponse:
+    """Stream lab messages as SSE events; ``ids=1`` adds ids and resumes after Last-Event-ID."""
+    plan = LabPlan.from_request(request)
+    start = 0
+    last = request.headers.get("Last-Event-ID", "")
+    if plan.ids and last.isdigit():
+        start = min(int(last) + 1, plan.count)
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+    )
+    await resp.prepare(request)
+    if plan.ids:
+        await resp.write(encode_retry(100).encode())
+    sock = _socket(request)
+    opened = await _settled_tcp(sock)
+
+    async def send(data: str | bytes) -> None:
+        if isinstance(data, bytes):  # SSE is text: the raw bytes go in as they are
+            head = b"id: %d\n" % int(data[:10]) if plan.ids else b""
+            await resp.write(head + b"data: " + data + b"\n\n")
+        else:
+            eid = int(data[:10]) if plan.ids else None
+            await resp.write(encode_event(data, id=eid).encode())
+
+    try:
+        sent, was_cut = await _stream(plan, start, send, _cut_now(request, plan))
+        if was_cut:
+            _abort(request)
+            return resp
+        after = await _settled_tcp(sock)
+        version = f"HTTP/{request.version.major}.{request.version.minor}"
+        chunked = resp.headers.get("Transfer-Encoding", "") == "chunked"
+        summary = _summary(
+            plan,
+            start,
+            sent,
+            transport=f"{version} over TCP" + (", chunked" if chunked else ""),
+            wire_bytes=None if opened is None or after is None else after[0] - opened[0],
+            handshake_bytes=None if opened is None else opened[0] + opened[1],
+            last_event_id=last or None,
+        )
+        await resp.write(b"\n\n" + encode_event(summary, event="done").encode())
+        deadline = time.monotonic() + LINGER
+        transport = request.transport
+        while transport is not None and not transport.is_closing():
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+    except (ConnectionResetError, RuntimeError) as exc:
+        log.debug("lab sse: %r", exc)
+    return resp
+
+
+# --- /lab/webrtc ------------------------------------------------------------------------
+
+
+class _LabPeer:
+    """The server's peer for one signaling socket: answers, streams on the channel, echoes."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, plan: LabPlan) -> None:
+        self.request = request
+        self.ws = ws
+        self.plan = plan
+        self.pc: RTCPeerConnection | None = None
+        self.remote_set = False
+        self.candidates = CandidateQueue()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.signal_bytes = 0
+
+    async def say(self, message: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            text = signaling.dumps(message)
+            self.signal_bytes += len(text)
+            await self.ws.send_str(text)
+
+    async def handle(self, sig: signaling.Signal) -> None:
+        if sig.type == "offer":
+            await self.answer(sig)
+        elif sig.type == "candidate" and self.pc is not None:
+            with contextlib.suppress(ValueError):
+                await self.candidates.add(self.pc, sig.candidate, self.remote_set)
+
+    async def answer(self, sig: signaling.Signal) -> None:
+        assert sig.sdp is not None
+        await self.reset()
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.on("datachannel", self.on_channel)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
+            self.remote_set = True
+            await self.candidates.flush(pc)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            await self.reset()
+            await self.say(signaling.error(f"the lab refused the offer: {exc!r}"[:300]))
+            return
+        await self.say(signaling.description("answer", pc.localDescription.sdp))
+
+    def on_channel(self, ch: RTCDataChannel) -> None:
+        ch.bufferedAmountLowThreshold = LAB_HIGH_WATER // 4
+
+        def echo(data: str | bytes) -> None:
+            if ch.readyState == "open" and ch.bufferedAmount <= HIGH_WATER:
+                ch.send(data)
+
+        ch.on("message", echo)
+        task = asyncio.get_running_loop().create_task(self.stream(ch), name="rtnb-lab-webrtc")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def stream(self, ch: RTCDataChannel) -> None:
+        pc = self.pc
+        if pc is None:
+            return
+        plan = self.plan
+        drained = asyncio.Event()
+        ch.on("bufferedamountlow", drained.set)
+
+        async def send(data: str | bytes) -> None:
+            if ch.readyState != "open":
+                raise ConnectionResetError("data channel closed")
+            ch.send(data)
+
+        async def wait() -> None:
+            while ch.bufferedAmount > LAB_HIGH_WATER and ch.readyState == "open":
+                drained.clear()
+                await asyncio.wait_for(drained.wait(), 10)
+
+        opened = await _dtls_bytes(pc)
+        tcp = tcp_counters(_socket(self.request))  # the signaling socket, upgrade included
+        sig_bytes = self.signal_bytes if tcp is None else tcp[0] + tcp[1]
+        try:
+            sent, was_cut = await _stream(plan, 0, send, _cut_now(self.request, plan), wait)
+        except (ConnectionResetError, asyncio.TimeoutError) as exc:
+            log.debug("lab webrtc: %r", exc)
+            return
+        if was_cut:
+            await self.reset()
+            return
+        for _ in range(1000):  # the channel's queue empties (bounded: 2 s)
+            if not ch.bufferedAmount:
+                break
+            await asyncio.sleep(0.002)
+        after = await _dtls_bytes(pc, settle=True)
+        summary = _summary(
+            plan,
+            0,
+            sent,
+            transport=_ice_pair(pc),
+            ordered=ch.ordered,
+            max_retransmits=ch.maxRetransmits,
+            wire_bytes=None if opened is None or after is None else after[0] - opened[0],
+            handshake_bytes=None if opened is None else sig_bytes + sum(opened),
+        )
+        # An unreliable channel may lose a message: say it three times.
+        for _ in range(1 if ch.ordered and ch.maxRetransmits is None else 3):
+            if ch.readyState != "open":
+                break
+            ch.send(summary)
+            await asyncio.sleep(0.02)
+
+    async def reset(self) -> None:
+        tasks = [t for t in self.tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await self.candidates.aclose()
+        pc, self.pc = self.pc, None
+        self.remote_set = False
+        await close_peer(pc)
+
+    async def aclose(self) -> None:
+        await self.reset()
+
+
+async def _dtls_bytes(pc: RTCPeerConnection, settle: bool = False) -> tuple[int, int] | None:
+    """(bytes sent, bytes received) by the peer connection's DTLS transport.
+
+    These are the UDP payloads (DTLS records) and so include the SCTP and DTLS
+    headers; aiortc's ``getStats()`` leaves the data-channel transport out, so
+    the DTLS transport's own report is read.
+    """
+    sctp = pc.sctp
+    get = getattr(sctp.transport, "_get_stats", None) if sctp is not None else None
+    if get is None:
+        return None
+    last: tuple[int, int] | None = None
+    for _ in range(50 if settle else 1):
+        now = None
+        for stat in get().values():
+            if getattr(stat, "type", None) == "transport":
+                now = (int(stat.bytesSent), int(stat.bytesReceived))
+        if now is None or not settle or now == last:
+            return now
+        last = now
+        await asyncio.sleep(0.01)
+    return last
+
+
+def _ice_pair(pc: RTCPeerConnection) -> str:
+    """The selected ICE candidate pair, like ``UDP (ICE host pair)``."""
+    try:
+        sctp = pc.sctp
+        assert sctp is not None
+        conn = sctp.transport.transport._connection  # aioice, no public accessor
+        pair = next(iter(conn._nominated.values()))
+        local = pair.local_candidate
+        remote = pair.remote_candidate
+        kinds = "host" if local.type == remote.type == "host" else f"{local.type}/{remote.type}"
+        return f"{local.transport.upper()} (ICE {kinds} pair)"
+    except Exception:
+        return "UDP or TCP (ICE pair not visible)"
+
+
+async def lab_webrtc(request: web.Request) -> web.WebSocketResponse:
+    """Signaling to a lab peer: it answers, then streams lab messages on each data channel."""
+    from .app import CONFIG
+
+    config: ServerConfig = request.app[CONFIG]
+    plan = LabPlan.from_request(request)
+    peers = request.app[PEERS]
+    ws = await open_ws(request)
+    if len(peers) >= config.max_bots:
+        await ws.send_str(signaling.dumps(signaling.error("server busy: too many lab peers")))
+        await ws.close()
+        return ws
+    me = _LabPeer(request, ws, plan)
+    peers.add(me)
+    try:
+        await me.say({"type": "hello", "role": "answer", "peer": "lab"})
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            me.signal_bytes += len(msg.data)
+            try:
+                sig = signaling.parse(msg.data)
+            except ValueError as exc:
+                await me.say(signaling.error(str(exc)))
+                continue
+            await me.handle(sig)
+    finally:
+        peers.discard(me)
+        await me.aclose()
+    return ws
+
+
+async def _close_peers(app: web.Application) -> None:
+    running: set[_LabPeer] = app[PEERS]
+    peers = list(running)
+    running.clear()
+    if peers:
+        await asyncio.gather(*(p.aclose() for p in peers), return_exceptions=True)
+
+
+def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
+    """Add the lab routes (used by :func:`rtnb.compare`)."""
+    app[CUTS] = collections.OrderedDict()
+    app[PEERS] = set()
+    app.router.add_get("/lab/ws", lab_ws)
+    app.router.add_get("/lab/sse", lab_sse)
+    app.router.add_get("/lab/webrtc", lab_webrtc)
+    app.on_shutdown.append(_close_peers)
+    example = "?count=100&rate=50&size=64"
+    endpoints += [
+        Endpoint("/lab/ws", "ws", "protocol lab: timestamped messages, echo", example),
+        Endpoint("/lab/sse", "sse", "protocol lab: timestamped events", example),
+        Endpoint("/lab/webrtc", "webrtc", "protocol lab: timestamped data-channel messages"),
+    ]
