@@ -401,3 +401,18 @@ def test_node_json_is_not_an_event_stream(node_sse: str) -> None:
     c = rtnb.connect("sse", f"{node_sse}/json")
     with pytest.raises(ConnectError, match="application/json"):
         c.wait_open(timeout=10)
+
+
+def test_close_mid_stream_is_prompt_and_leaves_no_task(server: Server) -> None:
+    from .conftest import loop_tasks
+
+    before = loop_tasks()
+    c = rtnb.connect("sse", server.url_for("/sse/ticker?rate=100&seed=17"), name="sse-close")
+    c.recv(timeout=10)
+    c.close()
+    assert c.state == "closed"
+    wait_for(lambda: not {t for t in loop_tasks() - before if "sse-close" in t})
+    with pytest.raises(ConnectionClosed):
+        c.recv(timeout=1)
+        while True:
+            c.recv(timeout=1)

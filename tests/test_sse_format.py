@@ -208,3 +208,11 @@ def test_agrees_with_httpx_sse_on_events_with_data(text: str) -> None:
             data_seen = False
     ours = [(e.data, e.event or "message") for e in SSEParser().feed(text)]
     assert ours == theirs
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rtnb.sse_format
+
+    assert doctest.testmod(rtnb.sse_format).failed == 0

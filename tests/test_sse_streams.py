@@ -100,3 +100,11 @@ def test_registry_shares_streams_and_evicts_least_recent() -> None:
     reg.get((("GOOG",), 1.0, 1, 0), 4.0)
     assert len(reg) == 2
     assert reg.get((("AAPL",), 1.0, 1, 0), 5.0) is a  # MSFT went, not AAPL
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rtnb.server.sse_streams
+
+    assert doctest.testmod(rtnb.server.sse_streams).failed == 0
