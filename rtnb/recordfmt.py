@@ -151,6 +151,8 @@ def decode_line(line: str | bytes, lineno: int = 0) -> Record | Header | None:
         obj = json.loads(text)
     except ValueError as exc:
         raise RecordFormatError(f"{where}not JSON ({exc.args[0] if exc.args else exc})") from None
+    except RecursionError:  # "[[[[..." nested past the interpreter's limit
+        raise RecordFormatError(f"{where}JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise RecordFormatError(f"{where}a record is a JSON object, not {type(obj).__name__}")
     if "rtnb_record" in obj:

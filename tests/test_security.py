@@ -445,6 +445,30 @@ def test_bad_commands_to_the_ticker_get_error_replies(server: Server) -> None:
     assert c.recv(timeout=5).json["type"] == "subscribed"
 
 
+def test_undecodable_token_and_malformed_origin_are_refused_not_a_500() -> None:
+    srv = rtnb.serve(token="abc")
+
+    async def status(headers: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(
+            b"GET /ws/echo?token=abc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + b"\r\n"
+        )
+        try:
+            line = await asyncio.wait_for(reader.readline(), 10)
+            return line.split(b" ")[1]
+        finally:
+            writer.transport.abort()
+
+    try:
+        assert asyncio.run(status(b"Authorization: Bearer \xff\xfe\r\n")) == b"401"
+        assert asyncio.run(status(b"Origin: http://[::1\r\n")) == b"403"
+        assert asyncio.run(status(b"Origin: http://\xff.example\r\n")) == b"403"
+    finally:
+        srv.stop()
+
+
 def test_garbage_instead_of_a_handshake_is_a_400_and_the_server_lives_on() -> None:
     srv = rtnb.serve()
 

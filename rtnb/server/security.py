@@ -62,10 +62,13 @@ def origin_allowed(origin: str | None, own: Iterable[str], extra: Iterable[str] 
         return True
     if origin == "null":
         return False
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+    except ValueError:  # "http://[::1" and the like: not an origin a browser sends
+        return False
     if parts.scheme not in ("http", "https"):
         return False
-    host = parts.hostname or ""
     return host in LOCAL_HOSTS or (host.startswith("127.") and is_loopback_host(host))
 
 
@@ -78,7 +81,13 @@ def token_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> 
 
 
 def token_matches(offered: str | None, expected: str) -> bool:
-    """Compare tokens in constant time."""
+    """Compare tokens in constant time.
+
+    Headers that are not UTF-8 reach here as lone surrogates (aiohttp decodes
+    them with ``surrogateescape``); they compare as unequal, never as an error.
+    """
     if offered is None:
         return False
-    return hmac.compare_digest(offered.encode(), expected.encode())
+    return hmac.compare_digest(
+        offered.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
