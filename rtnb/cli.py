@@ -164,11 +164,11 @@ def _pump(
 
 
 def format_line(msg: Message) -> str:
-    """How ``rtnb tail`` prints a message: text with newlines escaped, binary as ``b64:``.
+    r"""How ``rtnb tail`` prints a message: text with newlines escaped, binary as ``b64:``.
 
     >>> from rtnb.message import Message
-    >>> format_line(Message("a\nb"))
-    'a\\nb'
+    >>> print(format_line(Message("a\nb")))
+    a\nb
     >>> format_line(Message(b"\x00\x01"))
     'b64:AAE='
     """

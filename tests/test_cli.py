@@ -153,3 +153,12 @@ def test_tail_stops_quietly_on_ctrl_c(server: Server) -> None:
 def test_format_line_keeps_one_message_per_line() -> None:
     assert format_line(Message("a\nb\r\\")) == "a\\nb\\r\\\\"
     assert format_line(Message(b"\xff")) == "b64:/w=="
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rtnb.cli
+
+    result = doctest.testmod(rtnb.cli)
+    assert result.failed == 0 and result.attempted > 0

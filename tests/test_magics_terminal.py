@@ -152,3 +152,12 @@ def test_pure_argument_helpers() -> None:
     assert check_json("plain text {") == "plain text {"
     with pytest.raises(ValueError, match="looks like JSON"):
         check_json('{"a": }')
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rtnb.magics
+
+    result = doctest.testmod(rtnb.magics)
+    assert result.failed == 0 and result.attempted > 0

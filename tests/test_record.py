@@ -237,3 +237,12 @@ def test_server_serves_only_registered_names(fresh_server: Server, tmp_path: Pat
     write_recording(good, ["x"], 0.1)
     fresh_server.add_recording("good", good)
     assert httpx.get(fresh_server.url_for("/sse/replay?name=good&speed=-3")).status_code == 400
+
+
+@pytest.mark.parametrize("name", ["rtnb.transports.replay", "rtnb.server.replay_handlers"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0

@@ -120,3 +120,12 @@ def test_the_format_module_is_pure() -> None:
         for alias in node.names
     }
     assert imported <= {"__future__", "base64", "binascii", "json", "math", "dataclasses", "typing"}
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rtnb.recordfmt
+
+    result = doctest.testmod(rtnb.recordfmt)
+    assert result.failed == 0 and result.attempted > 0
