@@ -164,7 +164,7 @@ class AggRenderer:
                 locator,
                 tz=tz,
                 formats=["%Y", "%b", "%d", "%H:%M", "%H:%M:%S", "%H:%M:%S"],
-                offset_formats=["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"],
+                offset_formats=["", "", "", "", "", ""],
             )
             self.ax.xaxis.set_major_formatter(formatter)
 

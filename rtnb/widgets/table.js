@@ -72,7 +72,7 @@ function render({ model, el }) {
     filterEl.style.display = filtered ? "" : "none";
 
     const head = ["#", "time", ""]
-      .map((h) => `<th>${esc(h)}</th>`)
+      .map((h) => `<th class="rtnb-narrow">${esc(h)}</th>`)
       .concat(meta.map((m) => `<th>${esc(m)}</th>`))
       .concat(cols.map((c) => `<th>${esc(c)}</th>`))
       .concat(dataCol ? ["<th>data</th>"] : []);

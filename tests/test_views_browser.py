@@ -1,0 +1,257 @@
+"""The live views in a real JupyterLab opened by headless Chromium.
+
+One JupyterLab, one notebook, one page for the whole module (they are slow on
+two shared cores). Run inside the loopback-only namespace:
+``scripts/test-netns /work/venv/bin/python -m pytest tests/test_views_browser.py``.
+Saves ``docs/screenshot.png`` (panel, table and plot) as it goes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from .conftest import CHROMIUM, ROOT, free_port, require_netns
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+CELLS = [
+    "import rtnb\n"
+    "srv = rtnb.serve()\n"
+    "ticks = rtnb.connect('ws', srv.url_for('/ws/ticker?symbols=AAPL,MSFT,GOOG&rate=8'),"
+    " name='ticks')\n"
+    "echo = rtnb.connect('ws', srv.url_for('/ws/echo'), name='echo')\n"
+    "ticks.wait_open(10); echo.wait_open(10);",
+    "ticks.panel(max_rows=12, height=300)",
+    "ticks.plot('price', by='symbol', window=15)",
+    "ticks.plot('price', by='symbol', window=15, backend='canvas')",
+    "echo",
+]
+PANEL, MPL, CANVAS, ECHO = 2, 3, 4, 5  # 1-based cell positions
+
+
+def cell(n: int) -> str:
+    return f".jp-Notebook .jp-Cell:nth-child({n})"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    require_netns()
+    from playwright.sync_api import sync_playwright
+
+    work = tmp_path_factory.mktemp("lab")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(work / "views.ipynb"))
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ)
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
+        env[var] = str(work / var.lower())
+    log_path = work / "lab.log"
+    with open(log_path, "wb") as log:
+        lab = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--allow-root",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={work}",
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if lab.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        "JupyterLab did not start:\n" + log_path.read_text()
+                    ) from None
+                time.sleep(0.3)
+        with sync_playwright() as pw:
+            ctx = pw.chromium.launch_persistent_context(
+                str(work / "profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=FLAGS,
+                viewport={"width": 1280, "height": 2400},
+            )
+            try:
+                pg = ctx.new_page()
+                pg.goto(f"{base}/lab/tree/views.ipynb?token={token}")
+                pg.wait_for_function(
+                    "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session"
+                    "?.kernel?.status === 'idle'",
+                    timeout=90_000,
+                )
+                pg.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+                pg.evaluate(
+                    "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+                )
+                pg.wait_for_selector(f"{cell(ECHO)} .rtnb-panel-controls", timeout=90_000)
+                pg.started = time.monotonic()
+                yield pg
+            finally:
+                ctx.close()
+    finally:
+        lab.terminate()
+        try:
+            lab.wait(20)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+
+
+def wait_for(page: Any, expression: str, arg: Any = None, timeout: float = 30) -> Any:
+    page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+    return page.evaluate(expression, arg)
+
+
+def test_table_rows_change_and_show_the_fields(page: Any) -> None:
+    rows = f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row"
+    page.wait_for_selector(rows, timeout=30_000)
+    heads = page.locator(f"{cell(PANEL)} .rtnb-table thead th").all_inner_texts()
+    assert heads[:3] == ["#", "time", ""] and {"symbol", "price"} <= set(heads)
+    first = page.locator(rows).first.get_attribute("data-seq")
+    wait_for(
+        page,
+        "([sel, first]) => document.querySelector(sel)?.dataset.seq !== first",
+        [rows, first],
+    )
+    texts = " ".join(page.locator(f"{rows} td.rtnb-cell").all_inner_texts())
+    assert {"AAPL", "MSFT", "GOOG"} & set(texts.split())
+    assert page.locator(rows).count() <= 12
+    counters = page.locator(f"{cell(PANEL)} .rtnb-panel-counters").inner_text()
+    assert "received" in counters and "msg/s" in counters
+    state = page.locator(f"{cell(PANEL)} .rtnb-panel-state").inner_text()
+    assert state == "open"
+
+
+def test_clicking_a_row_shows_the_whole_payload(page: Any) -> None:
+    page.locator(f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row").nth(2).click()
+    detail = page.locator(f"{cell(PANEL)} tr.rtnb-detail pre")
+    detail.wait_for(timeout=20_000)
+    wait_for(
+        page,
+        "(sel) => document.querySelector(sel)?.textContent.includes('\"price\"')",
+        f"{cell(PANEL)} tr.rtnb-detail pre",
+    )
+    assert '"symbol"' in detail.inner_text()
+
+
+def test_matplotlib_image_changes(page: Any) -> None:
+    img = f"{cell(MPL)} .jp-OutputArea-output img"
+    page.wait_for_selector(img, timeout=30_000)
+    first = page.locator(img).get_attribute("src")
+    wait_for(page, "([sel, first]) => document.querySelector(sel)?.src !== first", [img, first])
+    box = page.locator(img).bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 150
+
+
+CANVAS_PIXELS = """(sel) => {
+  const c = document.querySelector(sel);
+  if (!c || !c.width) return null;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let inked = 0, coloured = 0, hash = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] > 0) inked++;
+    const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+    if (d[i + 3] > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured++;
+    hash = (hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2] + d[i + 3]) >>> 0;
+  }
+  return { inked, coloured, hash, frames: Number(c.dataset.frames || 0) };
+}"""
+
+
+def test_canvas_plot_draws_changing_lines(page: Any) -> None:
+    sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
+    page.wait_for_selector(sel, timeout=30_000)
+    wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)
+    first = page.evaluate(CANVAS_PIXELS, sel)
+    wait_for(page, f"([sel, h]) => ({CANVAS_PIXELS})(sel)?.hash !== h", [sel, first["hash"]])
+    later = page.evaluate(CANVAS_PIXELS, sel)
+    assert later["coloured"] > 50 and later["frames"] > first["frames"]
+    legend = page.locator(f"{cell(CANVAS)} .rtnb-canvas-legend").inner_text()
+    assert {"AAPL", "MSFT", "GOOG"} <= set(legend.split())
+
+
+def test_send_box_sends_and_the_echo_appears(page: Any) -> None:
+    box = page.locator(f"{cell(ECHO)} .rtnb-send-input")
+    box.fill('{"hello": "from the browser"}')
+    box.press("Enter")
+    echoed = f"{cell(ECHO)} .rtnb-table tr.rtnb-in"
+    page.wait_for_selector(echoed, timeout=30_000)
+    assert "from the browser" in page.locator(echoed).first.inner_text()
+    assert page.locator(f"{cell(ECHO)} .rtnb-table tr.rtnb-out").count() == 1
+    feedback = page.locator(f"{cell(ECHO)} .rtnb-panel-feedback")
+    wait_for(
+        page,
+        "(sel) => document.querySelector(sel)?.textContent.startsWith('sent #')",
+        f"{cell(ECHO)} .rtnb-panel-feedback",
+    )
+    box.fill('{"hello": }')
+    page.locator(f"{cell(ECHO)} .rtnb-send-button").click()
+    assert feedback.inner_text().startswith("not valid JSON")
+    assert "rtnb-bad" in (feedback.get_attribute("class") or "")
+    time.sleep(1)
+    assert page.locator(f"{cell(ECHO)} .rtnb-table tr.rtnb-out").count() == 1  # not sent
+
+
+def test_screenshot_of_panel_table_and_plot(page: Any, tmp_path: Path) -> None:
+    time.sleep(max(0.0, 16 - (time.monotonic() - page.started)))  # let the plot window fill
+    page.locator(cell(CANVAS)).screenshot(path=str(tmp_path / "canvas.png"))
+    page.locator(cell(ECHO)).screenshot(path=str(tmp_path / "echo.png"))
+    print("more screenshots in", tmp_path)
+    top = page.locator(cell(PANEL))
+    bottom = page.locator(cell(MPL))
+    top.scroll_into_view_if_needed()
+    a, b = top.bounding_box(), bottom.bounding_box()
+    assert a is not None and b is not None
+    clip = {
+        "x": a["x"],
+        "y": a["y"],
+        "width": max(a["width"], b["width"]),
+        "height": b["y"] + b["height"] - a["y"],
+    }
+    out = ROOT / "docs" / "screenshot.png"
+    out.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(out), clip=clip, full_page=True)
+    assert out.stat().st_size > 20_000
