@@ -58,6 +58,13 @@ def test_rate_is_paced_and_bursts_are_capped() -> None:
     assert s.advance(1000.0) == 20  # an idle hour catches up one second only
 
 
+def test_paced_ticks_carry_the_times_they_were_due() -> None:
+    s = TickStream(["AAPL"], rate=10, seed=1, now=100.0)
+    s.advance(100.45)
+    times = [jsonfast.loads(e.data)["t"] for e in SSEParser().feed(s.read(0)[0])]
+    assert times == pytest.approx([100.0, 100.1, 100.2, 100.3, 100.4])
+
+
 def test_finite_stream_stops_at_count() -> None:
     s = TickStream(["AAPL"], rate=0, seed=1, count=300)
     while s.advance(0.0, want=256):

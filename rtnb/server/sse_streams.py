@@ -100,8 +100,13 @@ class TickStream:
             return 0
         gen, ring, size, dumps = self._gen, self._ring, self.history, jsonfast.dumps
         newest = self.newest
-        for _ in range(n):
-            tick = gen.next(now)
+        # Paced ticks made in a batch (after an idle spell) carry the times they
+        # were due, not all the same ``now``, so a plot of them stays a line.
+        pacer = self._pacer
+        step = 1.0 / pacer.rate if pacer.rate else 0.0
+        first_due = pacer.start + (pacer.emitted - n) * step
+        for i in range(n):
+            tick = gen.next(min(now, first_due + i * step) if step else now)
             newest += 1
             ring[newest % size] = encode_event(dumps(tick), id=newest)
         self.newest = newest
