@@ -108,13 +108,14 @@ async def replay_ws(request: web.Request) -> web.WebSocketResponse:
     try:
         async with _opened(path) as f:
             while not reader.done():
-                async for _, rec in play(f, speed):
-                    if ws.closed or reader.done():
-                        break
-                    if isinstance(rec.data, str):
-                        await ws.send_str(rec.data)
-                    else:
-                        await ws.send_bytes(rec.data)
+                async with contextlib.aclosing(play(f, speed)) as records:
+                    async for _, rec in records:
+                        if ws.closed or reader.done():
+                            break
+                        if isinstance(rec.data, str):
+                            await ws.send_str(rec.data)
+                        else:
+                            await ws.send_bytes(rec.data)
                 if not loop:
                     break
                 f.seek(0)

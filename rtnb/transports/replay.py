@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import IO, Any, ClassVar
 
 from ..errors import ConnectError, ProtocolError
@@ -169,7 +169,7 @@ async def play(
     speed: float,
     directions: tuple[str, ...] = ("in",),
     loop: asyncio.AbstractEventLoop | None = None,
-) -> AsyncIterator[tuple[float, Record]]:
+) -> AsyncGenerator[tuple[float, Record], None]:
     """Yield ``(offset, record)`` from ``f`` at the recorded pace divided by ``speed``.
 
     ``offset`` is seconds since the first played record in recording time.
