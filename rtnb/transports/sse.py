@@ -115,7 +115,8 @@ class SSETransport(Transport):
             raise ValueError(f"max_event_size must be a positive int, not {max_size!r}")
         self.max_event_size = max_size
         self._timeout = _timeout(options.get("timeout", 10.0), options.get("read_timeout"))
-        self._verify: ssl.SSLContext | bool = True
+        # One context for every reconnect (an http:// URL may still redirect to https).
+        self._verify: ssl.SSLContext | None = None
         if parts.scheme == "https":
             self._verify = client_ssl_context(options.get("verify", True), options.get("cafile"))
         self._proxy = options.get("proxy")
@@ -141,6 +142,8 @@ class SSETransport(Transport):
         headers.update(self._headers)
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
+        if self._verify is None:
+            self._verify = ssl.create_default_context()
         client = httpx.AsyncClient(
             verify=self._verify,
             timeout=self._timeout,
