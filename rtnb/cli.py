@@ -1,10 +1,11 @@
-"""The ``rtnb`` command: ``serve`` the demo server, ``tail`` a stream, ``record`` it to a file.
+"""The ``rtnb`` command: ``serve``, ``tail`` a stream, ``record`` it, ``compare`` the protocols.
 
 $ rtnb serve --port 8765
 $ rtnb tail ws ws://127.0.0.1:8765/ws/ticker --count 3
 {"t":1764088200.1,"symbol":"AAPL","price":191.4}
 ...
 $ rtnb record sse http://127.0.0.1:8765/sse/ticker ticks.jsonl --count 100
+$ rtnb compare ws sse --duration 2
 """
 
 from __future__ import annotations
@@ -60,6 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the JSON Lines file to write")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=_record)
+
+    p = sub.add_parser(
+        "compare",
+        help="measure WebSocket, SSE and WebRTC side by side (the protocol lab)",
+        description="Stream timestamped messages over each protocol through a server in this "
+        "process (or --server URL) and print the measurements next to the article's claims.",
+    )
+    p.add_argument(
+        "protocols", nargs="*", help="ws, sse, webrtc, webrtc-unordered (default: ws sse webrtc)"
+    )
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per protocol (default 5)")
+    p.add_argument("--rate", type=float, default=200.0, help="paced messages/s (default 200)")
+    p.add_argument("--size", type=int, default=64, help="payload bytes (default 64)")
+    p.add_argument("--server", default=None, help="an rtnb server's URL (default: start one)")
+    p.add_argument("--json", default=None, help="also save the results to this JSON file")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=_compare)
     return parser
 
 
@@ -216,6 +234,33 @@ def _record(args: argparse.Namespace) -> int:
         code = _pump(args, deadline, emit)
     print(f"rtnb record: {written} message(s) written to {args.file}", file=sys.stderr)
     return code
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    from .errors import RTError
+
+    def progress(line: str) -> None:
+        print(f"rtnb compare: {line}", file=sys.stderr, flush=True)
+
+    try:
+        result = compare(
+            args.duration,
+            args.rate,
+            args.size,
+            args.protocols or ("ws", "sse", "webrtc"),
+            args.server,
+            progress=None if args.quiet else progress,
+        )
+    except (ValueError, TypeError, RTError, TimeoutError) as exc:
+        return _fail("compare", str(exc))
+    print(result, flush=True)
+    if args.json:
+        try:
+            print(f"saved to {result.to_json(args.json)}", file=sys.stderr)
+        except OSError as exc:
+            return _fail("compare", f"cannot write {args.json!r}: {exc.strerror}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ MAGIC_NAMES = (
     "rt_list",
     "rt_close",
     "rt_record",
+    "rt_compare",
 )
 _NAME_ARG = ("rt_send", "rt_table", "rt_plot", "rt_close", "rt_record")
 
@@ -166,6 +167,10 @@ USAGE = {
     "rt_list": "%rt_list",
     "rt_close": "%rt_close NAME   or   %rt_close --all",
     "rt_record": "%rt_record NAME FILE [--include-existing]   or   %rt_record --stop NAME",
+    "rt_compare": (
+        "%rt_compare [ws] [sse] [webrtc] [webrtc-unordered] [--duration S] [--rate R] "
+        "[--size B] [--json FILE]"
+    ),
 }
 
 
@@ -628,6 +633,38 @@ class RTMagics(Magics):
             )
         RECORDERS[conn.name] = conn.record(args.file, include_existing=args.include_existing)
         print(f"recording {conn.name} -> {args.file} (stop with %rt_record --stop {conn.name})")
+
+    # --- the protocol lab -------------------------------------------------------------
+
+    @line_magic
+    @magic_arguments()
+    @argument("protocols", nargs="*", help="ws, sse, webrtc, webrtc-unordered (default: all)")
+    @argument("--duration", type=float, default=5.0, help="seconds per protocol (default 5)")
+    @argument("--rate", type=float, default=200.0, help="paced messages/s (default 200)")
+    @argument("--size", type=int, default=64, help="payload bytes (default 64)")
+    @argument("--json", default=None, help="also save the results to this JSON file")
+    def rt_compare(self, line: str) -> Any:
+        """Measure WebSocket, SSE and WebRTC side by side against the article's table.
+
+        Uses the running in-kernel server (or starts one for the run) and
+        blocks about DURATION seconds per protocol. Examples::
+
+            %rt_compare
+            %rt_compare ws sse --duration 2
+            result = %rt_compare --rate 500 --size 1024 --json lab.json
+        """
+        return self._guard(
+            self.rt_compare, lambda: self._compare(self._parse(self.rt_compare, line))
+        )
+
+    def _compare(self, args: Any) -> Any:
+        from .compare import compare
+
+        protocols = args.protocols or ("ws", "sse", "webrtc")
+        result = compare(args.duration, args.rate, args.size, protocols)
+        if args.json:
+            print(f"saved to {result.to_json(args.json)}")
+        return result
 
 
 def _number_or_text(text: str) -> float | str:

@@ -132,3 +132,44 @@ def test_webrtc_reliable_and_unreliable(server: Server) -> None:
         assert r.resumed is False and "new offer/answer" in r.reconnect
     assert rel.flood_received == rel.flood_sent > 0  # reliable: nothing lost even flat out
     assert 0 < unrel.flood_received <= unrel.flood_sent
+
+
+def test_magic_prints_the_table_and_refuses_bad_use(tmp_path: Path) -> None:
+    from .test_magics_terminal import ipython
+
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "r = %rt_compare ws --duration 0.4 --json lab.json",
+            "print(r['ws'].paced_received, r['ws'].paced_sent)",
+            "%rt_compare quic",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    assert "Traceback" not in p.stdout + p.stderr, p.stdout + p.stderr
+    assert "saved to lab.json" in p.stdout and "40 40" in p.stdout
+    assert json.loads((tmp_path / "lab.json").read_text())["results"][0]["protocol"] == "ws"
+    err = p.stderr.splitlines()
+    assert err[0].startswith("rt_compare: unknown protocol 'quic'")
+    assert err[1].startswith("usage: %rt_compare")
+
+
+def test_cli_prints_the_same_table(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("rtnb")
+    p = subprocess.run(
+        [str(exe), "compare", "ws", "--duration", "0.4", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("rtnb compare: 0.4 s per protocol")
+    assert "latency p50/p95/p99 ms" in p.stdout and "2-14 bytes of framing" in p.stdout
+    bad = subprocess.run(
+        [str(exe), "compare", "--rate", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("rtnb compare: rate must be")
