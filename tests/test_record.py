@@ -246,3 +246,40 @@ def test_docstring_examples(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_client_leaving_mid_replay_ends_its_handler(fresh_server: Server, tmp_path: Path) -> None:
+    from rtnb.server.app import TASKS
+
+    path = tmp_path / "slow.jsonl"
+    write_recording(path, ["first", "much later"], spacing=60.0)
+    fresh_server.add_recording("slow", path)
+    c = rtnb.connect("ws", fresh_server.url_for("/ws/replay?name=slow"), reconnect=False)
+    assert c.wait_open(timeout=5).recv(timeout=5).data == "first"
+    assert fresh_server._app is not None
+    tasks = fresh_server._app[TASKS]
+    assert len(tasks) == 1
+    c.close()
+    deadline = time.monotonic() + 10
+    while tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not tasks
+
+
+def test_an_sse_client_leaving_mid_replay_ends_its_handler(
+    fresh_server: Server, tmp_path: Path
+) -> None:
+    from rtnb.server.app import TASKS
+
+    path = tmp_path / "slow.jsonl"
+    write_recording(path, ["first", "much later"], spacing=60.0)
+    fresh_server.add_recording("slow", path)
+    assert fresh_server._app is not None
+    tasks = fresh_server._app[TASKS]
+    with httpx.stream("GET", fresh_server.url_for("/sse/replay?name=slow")) as resp:
+        assert next(resp.iter_lines()) == "data: first"
+        assert len(tasks) == 1
+    deadline = time.monotonic() + 10
+    while tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not tasks

@@ -29,6 +29,8 @@ __all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
 RECORDINGS = web.AppKey("rtnb_recordings", dict[str, Path])
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+#: How often an SSE replay checks that its client is still there (seconds).
+CLIENT_CHECK = 0.5
 #: Fastest playback a client may ask for (``speed=0`` means no pacing at all).
 MAX_SPEED = 1000.0
 
@@ -104,29 +106,37 @@ async def replay_ws(request: web.Request) -> web.WebSocketResponse:
         async for _ in ws:  # answer pings and notice the client's close
             pass
 
-    reader = asyncio.get_running_loop().create_task(drain())
-    try:
+    async def send_all() -> None:
         async with _opened(path) as f:
-            while not reader.done():
+            while True:
                 async with contextlib.aclosing(play(f, speed)) as records:
                     async for _, rec in records:
-                        if ws.closed or reader.done():
-                            break
                         if isinstance(rec.data, str):
                             await ws.send_str(rec.data)
                         else:
                             await ws.send_bytes(rec.data)
                 if not loop:
-                    break
+                    return
                 f.seek(0)
-        if not ws.closed:
-            await ws.close(code=WSCloseCode.OK, message=b"end of recording")
-    except (RecordFormatError, UnicodeDecodeError) as exc:
-        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=str(exc)[:100].encode())
+
+    loop_ = asyncio.get_running_loop()
+    reader = loop_.create_task(drain())
+    sender = loop_.create_task(send_all())
+    try:
+        # Whichever ends first: the recording, or the client (which may leave
+        # in the middle of a long gap between two recorded messages).
+        await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and not ws.closed:
+            exc = sender.exception()
+            if isinstance(exc, RecordFormatError | UnicodeDecodeError):
+                await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=str(exc)[:100].encode())
+            else:
+                await ws.close(code=WSCloseCode.OK, message=b"end of recording")
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
+        for task in (sender, reader):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
     return ws
 
 
@@ -178,21 +188,41 @@ async def replay_sse(request: web.Request) -> web.StreamResponse:
     if origin and origin_allowed(origin, config.own_origins, config.allowed_origins):
         resp.headers["Access-Control-Allow-Origin"] = origin
     await resp.prepare(request)
-    try:
+
+    async def send_all() -> None:
         async with _opened(path) as f:
             while True:
                 try:
-                    async for _, rec in play(f, speed):
-                        await resp.write(sse_block(rec))
+                    async with contextlib.aclosing(play(f, speed)) as records:
+                        async for _, rec in records:
+                            await resp.write(sse_block(rec))
                 except (RecordFormatError, UnicodeDecodeError) as exc:
                     await resp.write(f"event: error\ndata: {_one_line(str(exc))}\n\n".encode())
-                    break
+                    return
                 if not loop:
-                    break
+                    return
                 f.seek(0)
-        await resp.write_eof()
+
+    async def client_gone() -> None:
+        # aiohttp does not cancel a handler when its client leaves; notice it
+        # even during a long gap between two recorded messages.
+        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(CLIENT_CHECK)
+
+    loop_ = asyncio.get_running_loop()
+    sender = loop_.create_task(send_all())
+    watcher = loop_.create_task(client_gone())
+    try:
+        await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and sender.exception() is None:
+            await resp.write_eof()
     except ConnectionResetError:  # the client went away
         pass
+    finally:
+        for task in (sender, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
     return resp
 
 
