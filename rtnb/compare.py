@@ -107,10 +107,15 @@ class Comparison:
     def title(self) -> str:
         """One line saying what was run where."""
         s, m = self.settings, self.machine
+        where = (
+            "client and server in one process"
+            if s.get("server_in_process", True)
+            else "server in another process"
+        )
         return (
             f"rtnb compare: {s.get('duration', '?')} s per protocol, "
             f"{s.get('rate', '?'):g} msg/s paced, {s.get('payload_size', '?')} B payloads, "
-            f"loopback, client and server in one process "
+            f"loopback, {where} "
             f"(Python {m.get('python', '?')}, {m.get('cpus', '?')} CPUs)"
         )
 
@@ -396,14 +401,17 @@ async def _paced(lab: _Lab, r: ProtocolResult, seconds: float) -> None:
     )
     try:
         r.connect_ms.append(run.connect_ms)
-        summary = await _finish(run, count / r.rate + GRACE)
-        # Stragglers of an unordered channel may follow the summary.
-        await asyncio.sleep(0.05)
+        try:
+            summary = await _finish(run, count / r.rate + GRACE)
+            # Stragglers of an unordered channel may follow the summary.
+            await asyncio.sleep(0.05)
+        finally:
+            r.latency_ms = col.latencies
+            r.paced_received = col.count
     finally:
         await run.conn.aclose()
-    r.latency_ms = col.latencies
-    r.paced_sent = int(summary.get("sent", 0))
     r.paced_received = col.count
+    r.paced_sent = int(summary.get("sent", 0))
     r.transport = str(summary.get("transport") or "")
     wire = summary.get("wire_bytes")
     r.wire_bytes = None if wire is None else int(wire)
@@ -662,6 +670,7 @@ async def _compare_on_loop(
         "payload_size": payload_size,
         "protocols": rows,
         "server": lab.base,
+        "server_in_process": not isinstance(server, str),
     }
     return Comparison(results, settings, _machine())
 

@@ -173,3 +173,33 @@ def test_cli_prints_the_same_table(tmp_path: Path) -> None:
         [str(exe), "compare", "--rate", "0"], capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 1 and bad.stderr.startswith("rtnb compare: rate must be")
+
+
+def test_a_server_in_another_process_is_measured_by_url(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    port = free_port()
+    exe = Path(sys.executable).with_name("rtnb")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while "Ctrl-C" not in proc.stdout.readline() and time.monotonic() < deadline:
+            pass
+        result = compare(duration=0.4, rate=50, protocols="ws", server=f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    ws = result["ws"]
+    assert "server in another process" in result.title
+    assert ws.delivered_all and ws.client_send == "echoed" and not ws.errors
+    assert ws.overhead is not None and 2 <= ws.overhead <= 14
