@@ -199,7 +199,8 @@ class Connection:
                     self._record_error(err)
                     await _quietly(transport.close())
                     if err.fatal or not self.reconnect:
-                        self._set_state("failed")
+                        ended = err.finished and self._counters.received > 0
+                        self._set_state("closed" if ended else "failed")
                         return
                 else:
                     opened = time.monotonic()

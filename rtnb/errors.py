@@ -41,11 +41,15 @@ class ConnectError(RTError):
     Attributes:
         fatal: True when retrying cannot help (a 404, a 204 from an SSE server,
             a refused subprotocol); reconnect stops for such errors.
+        finished: True when the server said the stream is over (an SSE 204
+            after events were received): the connection ends ``closed``, not
+            ``failed``.
     """
 
-    def __init__(self, message: str, *, fatal: bool = False) -> None:
+    def __init__(self, message: str, *, fatal: bool = False, finished: bool = False) -> None:
         super().__init__(message)
-        self.fatal = fatal
+        self.fatal = fatal or finished
+        self.finished = finished
 
 
 class ConnectTimeout(ConnectError, TimeoutError):

@@ -180,7 +180,7 @@ def test_finished_stream_answers_204_and_the_client_stops(server: Server) -> Non
     url = server.url_for("/sse/ticker?symbols=AAPL&rate=0&seed=15&count=5")
     c = rtnb.connect("sse", url, backoff=FAST)
     assert [c.recv(timeout=10).id for _ in range(5)] == ["1", "2", "3", "4", "5"]
-    wait_for(lambda: c.state == "failed")
+    wait_for(lambda: c.state == "closed")  # an orderly end, not a failure
     assert "204" in (c.stats.last_error or "")
     assert "not to reconnect" in (c.stats.last_error or "")
 
@@ -383,7 +383,7 @@ def test_node_stream_resumes_across_cuts_and_ends_with_204(node_sse: str) -> Non
     assert [m.id for m in msgs] == [str(i) for i in range(1, 41)]
     assert msgs[4].event == "fifth" and msgs[0].event is None
     assert msgs[6].data.startswith("line one\n{")
-    wait_for(lambda: c.state == "failed")
+    wait_for(lambda: c.state == "closed")
     assert "204" in (c.stats.last_error or "")
     assert c.stats.reconnects >= 3
     assert c.stats.retry_ms == 50

@@ -177,7 +177,7 @@ class SSETransport(Transport):
             raise ConnectError(
                 "server answered 204 No Content: the stream is over and the SSE spec says "
                 "not to reconnect",
-                fatal=True,
+                finished=True,
             )
         if status != 200:
             body = await _excerpt(response)
