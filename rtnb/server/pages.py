@@ -55,8 +55,9 @@ code {{ background: #f6f8fa; padding: .1rem .3rem; border-radius: 4px; }}
 <h2>Query options</h2>
 <ul>
 <li><code>/ws/ticker</code>, <code>/sse/ticker</code>: <code>symbols=AAPL,MSFT</code>,
-<code>rate</code> (ticks per second per symbol, 0 = as fast as possible), <code>count</code>
-(stop after N), <code>seed</code>.</li>
+<code>rate</code> (ticks per second per symbol, 0 = as fast as possible), <code>seed</code>,
+<code>count</code> (WebSocket: close after N ticks; SSE: a finite stream with ids 1..N, then
+204).</li>
 <li>Fault injection on streaming endpoints: <code>latency</code> (ms), <code>jitter</code> (ms),
 <code>drop</code> (fraction 0-1 of messages dropped), <code>cut_after</code> (close after N
 messages).</li>
