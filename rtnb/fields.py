@@ -32,7 +32,10 @@ MISSING: Any = _Missing()
 
 
 def parse_path(path: str) -> tuple[str | int, ...]:
-    """Split a dotted path into keys; all-digit parts become list indices.
+    """Split a dotted path into keys; ASCII-digit parts become list indices.
+
+    Only canonical numbers are indices (``"0"``, ``"12"``), so a key like
+    ``"01"`` or ``"٣"`` stays a key and every part joins back to the path.
 
     >>> parse_path("levels.0.price")
     ('levels', 0, 'price')
@@ -46,7 +49,8 @@ def parse_path(path: str) -> tuple[str | int, ...]:
     for part in path.split("."):
         if not part:
             raise ValueError(f"field path {path!r} has an empty part")
-        parts.append(int(part) if part.isdigit() else part)
+        is_index = part.isascii() and part.isdigit() and (part == "0" or part[0] != "0")
+        parts.append(int(part) if is_index else part)
     return tuple(parts)
 
 

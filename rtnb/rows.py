@@ -171,17 +171,20 @@ def make_row(msg: Message, columns: Iterable[str] | None = None) -> dict[str, An
     """One JSON-safe table row for ``msg``.
 
     Keys: ``seq``, ``ts`` (seconds), ``dir`` (``in``/``out``), ``kind``, ``size``,
-    ``data`` (a one-line preview), ``cells`` (column -> text), and ``event``,
-    ``id``, ``channel`` when the message has them.
+    ``cells`` (column -> text), ``data`` (a one-line preview; empty for JSON whose
+    fields are in ``cells``, to keep rows small), and ``event``, ``id``,
+    ``channel`` when the message has them.
     """
+    kind = payload_kind(msg)
+    cells = {k: cell_text(v) for k, v in message_fields(msg, columns).items()}
     row: dict[str, Any] = {
         "seq": msg.seq,
-        "ts": msg.ts,
+        "ts": round(msg.ts, 3),
         "dir": msg.direction,
-        "kind": payload_kind(msg),
+        "kind": kind,
         "size": msg.size,
-        "data": payload_preview(msg),
-        "cells": {k: cell_text(v) for k, v in message_fields(msg, columns).items()},
+        "data": "" if kind == "json" and cells else payload_preview(msg),
+        "cells": cells,
     }
     if msg.event is not None:
         row["event"] = msg.event

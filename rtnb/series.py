@@ -15,6 +15,7 @@ Both live plots (:mod:`rtnb.widgets.plot`) feed pulled messages into a
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import deque
@@ -32,6 +33,7 @@ __all__ = [
     "PALETTE",
     "Series",
     "Window",
+    "decimate",
     "numeric",
     "parse_window",
     "sticky_limits",
@@ -210,6 +212,36 @@ def sticky_limits(
     return (lo - margin * span, hi + margin * span)
 
 
+def decimate(xs: np.ndarray, ys: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points that draw like all of them (min/max per bucket).
+
+    The points are cut into ``max_points // 4`` runs; each run keeps its first,
+    lowest, highest and last point, in order, so spikes survive and the line's
+    shape at pixel scale is unchanged (the M4 idea).
+
+    >>> x = np.arange(1000.0); y = np.sin(x / 50)
+    >>> dx, dy = decimate(x, y, 40)
+    >>> bool(len(dx) <= 40 and dy.max() == y.max() and dy.min() == y.min())
+    True
+    >>> float(dx[0]), float(dx[-1])
+    (0.0, 999.0)
+    """
+    n = len(xs)
+    if n <= max_points or max_points < 4:
+        return xs, ys
+    buckets = max_points // 4
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    keep: list[int] = []
+    for lo, hi in itertools.pairwise(edges.tolist()):
+        if hi <= lo:
+            continue
+        seg = ys[lo:hi]
+        picks = sorted({lo, lo + int(seg.argmin()), lo + int(seg.argmax()), hi - 1})
+        keep.extend(picks)
+    idx = np.asarray(keep, dtype=np.int64)
+    return xs[idx], ys[idx]
+
+
 class _Line:
     __slots__ = ("field", "group", "new_x", "new_y", "xs", "ys")
 
@@ -264,6 +296,8 @@ class Series:
         self.latest_x: float | None = None
         self.skipped = 0
         self.new_lines = False
+        #: Keep the points added since :meth:`take_new` (the canvas plot ships deltas).
+        self.track_new = True
 
     def _x_of(self, msg: Message, doc: Any) -> float | None:
         if self._x_path is None:
@@ -290,7 +324,18 @@ class Series:
 
     def add(self, msgs: Iterable[Message]) -> int:
         """Add the points in ``msgs`` (oldest first); return how many points were added."""
+        # The hot loop of every plot (it sees every message): plain dict lookups for
+        # one-part paths, a cache of lines by (group, field), floats taken as they are.
         added = 0
+        track_new = self.track_new
+        by_path = self._by_path
+        by_key = by_path[0] if by_path is not None and len(by_path) == 1 else None
+        fields = [
+            (f, p, p[0] if len(p) == 1 else None)
+            for f, p in zip(self.fields, self._paths, strict=True)
+        ]
+        index, lines = self._index, self.lines
+        latest = self.latest_x
         for msg in msgs:
             if msg.direction != "in":
                 continue
@@ -298,28 +343,44 @@ class Series:
             if doc is None:
                 self.skipped += 1
                 continue
-            xv = self._x_of(msg, doc)
+            xv = msg.ts if self._x_path is None else self._x_of(msg, doc)
             if xv is None:
                 self.skipped += 1
                 continue
+            is_dict = type(doc) is dict
             group: str | None = None
-            if self._by_path is not None:
-                g = get_path(doc, self._by_path)
+            if by_path is not None:
+                g = doc.get(by_key, MISSING) if is_dict and by_key is not None else None
+                if g is None or g is MISSING:
+                    g = get_path(doc, by_path)
                 group = "(none)" if g is MISSING or g is None else str(g)
-            for field, path in zip(self.fields, self._paths, strict=True):
-                yv = numeric(get_path(doc, path))
-                if yv is None:
-                    continue
-                line = self._line(group, field)
-                if line is None:
-                    continue
+            for field, path, key in fields:
+                raw = doc.get(key, MISSING) if is_dict and key is not None else get_path(doc, path)
+                kind = type(raw)
+                if kind is float or kind is int:
+                    yv: float | None = float(raw)
+                    if not math.isfinite(yv):  # type: ignore[arg-type]
+                        continue
+                else:
+                    yv = numeric(raw)
+                    if yv is None:
+                        continue
+                i = index.get((group, field))
+                if i is None:
+                    line = self._line(group, field)
+                    if line is None:
+                        continue
+                else:
+                    line = lines[i]
                 line.xs.append(xv)
-                line.ys.append(yv)
-                line.new_x.append(xv)
-                line.new_y.append(yv)
+                line.ys.append(yv)  # type: ignore[arg-type]
+                if track_new:
+                    line.new_x.append(xv)
+                    line.new_y.append(yv)  # type: ignore[arg-type]
                 added += 1
-                if self.latest_x is None or xv > self.latest_x:
-                    self.latest_x = xv
+                if latest is None or xv > latest:
+                    latest = xv
+        self.latest_x = latest
         if added:
             self.trim()
         return added
@@ -378,6 +439,14 @@ class Series:
                 line.new_x.clear()
                 line.new_y.clear()
         return out
+
+    def first_x(self, index: int) -> float | None:
+        """The oldest x of line ``index`` still inside the window (``None`` when empty)."""
+        xs = self.lines[index].xs
+        try:
+            return xs[0]
+        except IndexError:
+            return None
 
     def points(self) -> int:
         """How many points are inside the window, over all lines."""

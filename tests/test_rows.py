@@ -74,6 +74,8 @@ def test_make_row_carries_meta_and_sse_fields() -> None:
     assert row["seq"] == 7 and row["ts"] == 12.5 and row["dir"] == "in"
     assert row["event"] == "tick" and row["id"] == "99" and "channel" not in row
     assert row["cells"] == {"p": "1"} and row["kind"] == "json" and row["size"] == 8
+    assert row["data"] == ""  # the fields are in the cells
+    assert make_row(Message("[]"))["data"] == "[]"
     json.dumps(row)  # JSON-safe: it goes over the comm as is
     out = make_row(Message(b"\x00\x01", direction="out"))
     assert out["dir"] == "out" and out["kind"] == "binary" and out["cells"] == {}

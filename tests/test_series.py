@@ -14,6 +14,7 @@ from rtnb.message import Message
 from rtnb.series import (
     Series,
     Window,
+    decimate,
     numeric,
     parse_window,
     sticky_limits,
@@ -187,3 +188,21 @@ def test_series_needs_a_field_and_good_paths() -> None:
         Series([])
     with pytest.raises(ValueError):
         Series(["a..b"])
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=3000), st.integers(4, 400))
+def test_decimate_bounds_points_and_keeps_extremes_and_ends(ys_list: list[float], cap: int) -> None:
+    ys = np.asarray(ys_list)
+    xs = np.arange(len(ys), dtype=np.float64)
+    dx, dy = decimate(xs, ys, cap)
+    assert len(dx) <= max(cap, 4) if len(xs) > cap else len(dx) == len(xs)
+    assert len(dx) == len(dy)
+    assert np.all(np.diff(dx) > 0)  # still in order, no duplicates
+    assert dx[0] == 0 and dx[-1] == len(ys) - 1
+    assert dy.max() == ys.max() and dy.min() == ys.min()
+
+
+def test_series_first_x_is_the_window_start() -> None:
+    s = Series(["v"], window=parse_window("2 points"))
+    s.add(ticks({"v": 1}, {"v": 2}, {"v": 3}))
+    assert s.first_x(0) == 101.0

@@ -31,9 +31,8 @@ class Line {
     this.y.set(ys, this.end);
     this.end += n;
   }
-  trim(cutoff, maxPoints) {
+  trim(cutoff) {
     while (this.off < this.end && this.x[this.off] < cutoff) this.off++;
-    if (maxPoints > 0 && this.length > maxPoints) this.off = this.end - maxPoints;
   }
   clear() {
     this.off = this.end = 0;
@@ -91,19 +90,21 @@ function render({ model, el }) {
   }
 
   function trimAll() {
+    // time windows slide with the newest point of any line
     const secs = model.get("window_seconds");
-    const pts = model.get("window_points");
+    if (!(secs > 0)) return;
     let latest = -Infinity;
     for (const l of lines) if (l.length) latest = Math.max(latest, l.x[l.end - 1]);
-    const cutoff = secs > 0 ? latest - secs : -Infinity;
-    for (const l of lines) l.trim(cutoff, pts);
+    for (const l of lines) l.trim(latest - secs);
   }
 
   function onCustom(msg, buffers) {
     if (!msg || (msg.type !== "points" && msg.type !== "reset")) return;
     if (msg.type === "reset") for (const l of lines) l.clear();
-    msg.lines.forEach(([index], k) => {
-      line(index).push(f64(buffers[2 * k]), f64(buffers[2 * k + 1]));
+    msg.lines.forEach(([index, , cutoff], k) => {
+      const l = line(index);
+      l.push(f64(buffers[2 * k]), f64(buffers[2 * k + 1]));
+      if (cutoff !== null && cutoff !== undefined) l.trim(cutoff); // the Series' own window
     });
     trimAll();
     schedule();

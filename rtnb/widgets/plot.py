@@ -24,7 +24,7 @@ import numpy as np
 import traitlets
 
 from ..runtime import get_runtime
-from ..series import Series, Window, parse_window, sticky_limits
+from ..series import Series, Window, decimate, parse_window, sticky_limits
 from ._view import LiveView
 from .flusher import check_rate, pull
 
@@ -36,6 +36,11 @@ __all__ = ["AggRenderer", "CanvasPlot", "MplPlot", "live_plot"]
 log = logging.getLogger("rtnb")
 HERE = Path(__file__).parent
 BACKENDS = ("mpl", "matplotlib", "canvas")
+#: Points per line in one canvas batch at most (min/max decimated beyond): at 20 batches/s
+#: that is 2,560 points/s per line whatever the stream's rate.
+BATCH_POINTS = 128
+#: Points per line in the snapshot a newly opened canvas view gets.
+SNAPSHOT_POINTS = 8192
 
 
 def live_plot(
@@ -250,6 +255,7 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
         title: str = "",
     ) -> None:
         self.series = series
+        series.track_new = False  # this backend redraws whole lines: no deltas needed
         self.renderer = AggRenderer(width, height, title)
         self._pos = conn.log.next_seq
         _initial_messages(conn, series)
@@ -269,7 +275,6 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
     def _flush(self) -> None:
         msgs, self._pos, _missed = pull(self._conn.log, self._pos)
         if self.series.add(msgs):
-            self.series.take_new()  # this backend redraws whole lines; drop the deltas
             self.value = self.renderer.render(self.series)
             self.frames += 1
 
@@ -341,6 +346,8 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         self._fallback_renderer: AggRenderer | None = None
         self._size = (width, height)
         self.batches = 0
+        self.points_sent = 0
+        self.batch_points = BATCH_POINTS
         win: Window = series.window
         super().__init__(
             title=title,
@@ -369,21 +376,28 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             self.x_is_time = s.x_is_time
             self.labels = s.labels()
             self.colours = s.colours()
-        self._send_points("points", s.take_new())
+        self._send_points("points", s.take_new(), self.batch_points)
 
-    def _send_points(self, kind: str, parts: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> None:
+    def _send_points(
+        self, kind: str, parts: Sequence[tuple[int, np.ndarray, np.ndarray]], cap: int
+    ) -> None:
+        # Each line: [index, n, cutoff]; the browser drops its points older than cutoff,
+        # so it keeps the same window as the Series even though it gets a decimated copy.
         buffers: list[bytes] = []
         lines = []
-        for index, xs, ys in parts:
-            lines.append([index, len(xs)])
+        for index, xs_all, ys_all in parts:
+            xs, ys = decimate(xs_all, ys_all, cap)
+            lines.append([index, len(xs), self.series.first_x(index)])
             buffers.append(xs.astype("<f8").tobytes())
             buffers.append(ys.astype("<f8").tobytes())
+            self.points_sent += len(xs)
         self.send({"type": kind, "lines": lines}, buffers)
         self.batches += 1
 
     def _send_snapshot(self) -> None:
         s = self.series
-        self._send_points("reset", [(i, *s.arrays(i)) for i in range(len(s.lines))])
+        parts = [(i, *s.arrays(i)) for i in range(len(s.lines))]
+        self._send_points("reset", parts, SNAPSHOT_POINTS)
 
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "hello":
