@@ -49,10 +49,12 @@ __all__ = [
     "Stats",
     "__version__",
     "close_all",
+    "compare",
     "connect",
     "connections",
     "get_connection",
     "load_ipython_extension",
+    "replay",
     "serve",
     "unload_ipython_extension",
 ]
