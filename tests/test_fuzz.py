@@ -9,13 +9,16 @@ SSE streams, origins and tokens. The same targets have atheris harnesses in
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
 import string
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rtnb import fields, recordfmt, signaling
@@ -68,6 +71,9 @@ def deeply_nested(depth: int) -> str:
 
 @FUZZ
 @given(any_text)
+@example("01")  # found by fuzz/run.py fields: "01" became index 1, then "1"
+@example("a.\u0663")  # an Arabic-Indic digit is not a list index
+@example("a.\u00b2")  # superscript two: isdigit() is True, int() refuses it
 def test_parse_path_returns_parts_or_a_value_error(path: str) -> None:
     try:
         parts = fields.parse_path(path)
@@ -93,6 +99,22 @@ def test_flatten_is_bounded_in_width(doc: object, depth: int, items: int) -> Non
     flat = fields.flatten(doc, max_depth=depth, max_items=items)
     assert len(flat) <= max(items, 1)
     assert all(isinstance(k, str) for k in flat)
+
+
+@FUZZ
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=6).filter(lambda k: "." not in k),
+        st.dictionaries(
+            st.text(min_size=1, max_size=4).filter(lambda k: "." not in k), json_scalars, max_size=4
+        ),
+        max_size=4,
+    )
+)
+@example({"a": {"01": 1}})
+def test_every_flattened_key_of_any_keys_resolves_back(doc: dict[str, dict[str, object]]) -> None:
+    for key, value in fields.flatten(doc).items():
+        assert fields.get_path(doc, key) == value
 
 
 def test_flatten_and_get_path_survive_absurd_nesting() -> None:
@@ -334,3 +356,34 @@ def test_token_compare_never_raises_and_is_equality(offered: str, expected: str)
 def test_token_from_request_never_raises(headers: dict[str, str], query: dict[str, str]) -> None:
     got = token_from_request(headers, query)
     assert got is None or isinstance(got, str)
+
+
+# --- the atheris harnesses stay runnable ----------------------------------------------
+
+FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
+
+
+def _targets() -> dict[str, Callable[[bytes], None]]:
+    spec = importlib.util.spec_from_file_location("rtnb_fuzz_targets", FUZZ_DIR / "targets.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.TARGETS)
+
+
+TARGETS = _targets()
+
+
+def test_every_harness_has_a_seed_corpus_and_accepts_it() -> None:
+    assert set(TARGETS) == {p.name for p in (FUZZ_DIR / "corpus").iterdir()}
+    for name, target in TARGETS.items():
+        seeds = sorted((FUZZ_DIR / "corpus" / name).iterdir())
+        assert seeds, name
+        for seed in seeds:
+            target(seed.read_bytes())
+
+
+@FUZZ
+@given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=300))
+def test_harnesses_hold_for_random_bytes(name: str, data: bytes) -> None:
+    TARGETS[name](data)
