@@ -193,3 +193,11 @@ def test_rows_html_escapes_and_limits() -> None:
     assert "&lt;b&gt;29&lt;/b&gt;" in html and "<b>29" not in html
     assert html.count("<tr>") == 6  # header + 5 rows
     assert "25 older rows" in html
+
+
+def test_docstring_examples_hold() -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("rtnb.rows"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

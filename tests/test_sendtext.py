@@ -28,3 +28,11 @@ def test_empty_input_is_refused(text: str) -> None:
 
 def test_looks_like_json() -> None:
     assert looks_like_json(' {"a"') and looks_like_json("[") and not looks_like_json("a{")
+
+
+def test_docstring_examples_hold() -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("rtnb.sendtext"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -206,3 +206,11 @@ def test_series_first_x_is_the_window_start() -> None:
     s = Series(["v"], window=parse_window("2 points"))
     s.add(ticks({"v": 1}, {"v": 2}, {"v": 3}))
     assert s.first_x(0) == 101.0
+
+
+def test_docstring_examples_hold() -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("rtnb.series"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

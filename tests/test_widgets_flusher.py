@@ -120,3 +120,13 @@ def test_flusher_stop_ends_its_task() -> None:
 def test_flusher_rejects_bad_rates(bad: object) -> None:
     with pytest.raises(ValueError, match="rate"):
         Flusher("x", bad, lambda: None, lambda: False)  # type: ignore[arg-type]
+
+
+def test_docstring_examples_hold() -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module("rtnb.widgets.flusher"), optionflags=doctest.ELLIPSIS
+    )
+    assert result.failed == 0 and result.attempted > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtnb")
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+#: Live views per kernel at most: with a table at 10 and a canvas plot at 20 updates/s,
+#: this keeps all views together well under Jupyter's 1,000 iopub messages/s.
+MAX_LIVE_VIEWS = 16
+_live: dict[int, LiveView] = {}
+_live_lock = threading.Lock()
+
+
+def live_views() -> list[LiveView]:
+    """The views that are updating now, oldest first."""
+    with _live_lock:
+        return list(_live.values())
 
 
 class _Stopper:
@@ -65,13 +79,23 @@ class LiveView:
         self._displays = []
         self._stopper = _Stopper(self)
         self._flusher = flusher
+        if conn.state in ("closed", "failed"):
+            return  # nothing will arrive: show what is stored, start no timer
         self._stopped = False
         conn._attach_view(self._stopper)
         self._unsubscribe_state = conn.on_state(self._state_changed)
-        if conn.state in ("closed", "failed"):
-            self._stopped = True
-            return
-        self._flusher.start()
+        flusher.start()
+        with _live_lock:
+            _live[id(self)] = self
+            oldest = [v for v in list(_live.values())[: max(0, len(_live) - MAX_LIVE_VIEWS)]]
+        for view in oldest:
+            log.warning(
+                "rtnb: more than %d live views in this kernel; %r stops updating "
+                "(close views you no longer need: view.close())",
+                MAX_LIVE_VIEWS,
+                view,
+            )
+            view.stop()
 
     def _state_changed(self, conn: Connection, state: State) -> None:
         if state in ("closed", "failed"):
@@ -92,6 +116,8 @@ class LiveView:
         if self._stopped:
             return
         self._stopped = True
+        with _live_lock:
+            _live.pop(id(self), None)
         if self._flusher is not None:
             self._flusher.stop()
         unsub, self._unsubscribe_state = self._unsubscribe_state, None

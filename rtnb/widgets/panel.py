@@ -174,6 +174,12 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         if self.table is not None:
             self.table.clear()
 
+    def stop(self) -> None:
+        """Stop updating the counters and the table; both keep their last state."""
+        super().stop()
+        if self.table is not None:
+            self.table.stop()
+
     def close(self) -> None:
         """Stop updating and remove the panel and its table."""
         self.stop()
@@ -188,6 +194,11 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"<ConnectionPanel {self._conn.summary() if hasattr(self, '_conn') else ''}>"
+
+
+#: Panels made by displaying a connection that keep updating, per connection.
+AUTO_PANELS_PER_CONNECTION = 2
+_auto_panels: dict[str, list[ConnectionPanel]] = {}
 
 
 def _counters(conn: Connection) -> dict[str, Any]:
@@ -224,3 +235,10 @@ def display_connection(conn: Connection) -> None:
         return
     panel = ConnectionPanel(conn)
     panel._ipython_display_()
+    # Showing the same connection again (re-running a cell) freezes its older panels,
+    # so repeated displays do not multiply the comm traffic.
+    shown = [p for p in _auto_panels.get(conn.name, []) if p.running and p.connection is conn]
+    _auto_panels[conn.name] = shown
+    shown.append(panel)
+    while len(shown) > AUTO_PANELS_PER_CONNECTION:
+        shown.pop(0).stop()
