@@ -373,3 +373,27 @@ def test_nul_bytes_and_garbage_json_are_just_messages(server: Server) -> None:
     assert nul.data == "a\x00b" and nul.json is None
     assert bad.json is None and not bad.is_json
     assert c.state == "open" and c.stats.errors == 0
+
+
+def test_index_page_documents_the_fault_options(server: Server) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(server.url + "/", timeout=10) as resp:
+        body = resp.read().decode()
+    for option in ("latency", "jitter", "drop", "cut_after"):
+        assert f"<code>{option}</code>" in body
+    for path in ("/ws/echo", "/ws/chat", "/ws/ticker", "/sse/clock", "/sse/ticker"):
+        assert f"<code>{path}</code>" in body
+    assert "no close frame" in body and "HTTP 400" in body
+
+
+def test_sse_ticker_takes_the_same_fault_options(server: Server) -> None:
+    bad = rtnb.connect("sse", server.url_for("/sse/ticker?latency=-1"))
+    with pytest.raises(ConnectError, match="latency must be between 0 and 60000 ms"):
+        bad.wait_open(10)
+    url = server.url_for("/sse/ticker?symbols=AAPL&rate=0&count=400&drop=0.5&seed=3")
+    c = rtnb.connect("sse", url, reconnect=False)
+    wait_for(lambda: c.state in ("closed", "failed"))
+    ids = [int(m.id) for m in c.messages if m.id is not None]
+    # dropped ticks leave holes in the consecutive ids: visible, as the page says
+    assert 120 <= len(ids) <= 280 and ids == sorted(ids) and ids[-1] <= 400

@@ -58,9 +58,13 @@ code {{ background: #f6f8fa; padding: .1rem .3rem; border-radius: 4px; }}
 <code>rate</code> (ticks per second per symbol, 0 = as fast as possible), <code>seed</code>,
 <code>count</code> (WebSocket: close after N ticks; SSE: a finite stream with ids 1..N, then
 204).</li>
-<li>Fault injection on streaming endpoints: <code>latency</code> (ms), <code>jitter</code> (ms),
-<code>drop</code> (fraction 0-1 of messages dropped), <code>cut_after</code> (close after N
-messages).</li>
+<li>Fault injection on <code>/ws/echo</code>, <code>/ws/chat</code>, <code>/ws/ticker</code>,
+<code>/sse/clock</code> and <code>/sse/ticker</code>, to watch reconnects and resumes:
+<code>latency</code> (ms each message waits before it is sent), <code>jitter</code> (up to
+this many ms more, at random), <code>drop</code> (fraction 0-1 of messages silently not sent),
+<code>cut_after</code> (cut the TCP connection, with no close frame, after N messages sent).
+The random draws follow <code>seed</code>; a bad value is refused with HTTP 400 and the
+reason. Example: <code>/ws/ticker?rate=20&amp;drop=0.1&amp;cut_after=200</code>.</li>
 </ul>
 </body></html>"""
 
