@@ -26,6 +26,7 @@ import rtnb.runtime
 from rtnb.errors import ConnectError
 from rtnb.server import Server
 from rtnb.server.app import SOCKETS
+from rtnb.server.webrtc_handlers import BOTS
 
 from .conftest import CHROMIUM, require_netns
 from .faultproxy import FaultProxy
@@ -321,8 +322,8 @@ def test_a_frame_claiming_exabytes_is_refused_at_once() -> None:
 
     async def attack() -> tuple[int, str]:
         ws = await RawWS.connect(srv.port)
+        # one write: data still arriving after the server's close would turn it into a RST
         ws.send_frame(0x1, b"x" * 16, declared=2**62)
-        ws.writer.write(b"y" * 4096)
         try:
             return await ws.close_code()
         finally:
@@ -491,5 +492,80 @@ def test_garbage_instead_of_a_handshake_is_a_400_and_the_server_lives_on() -> No
         ]
         assert all(re.match(rb"HTTP/1\.[01] 4\d\d ", a) for a in answers), answers
         still_serving(srv)
+    finally:
+        srv.stop()
+
+
+# --- signaling rooms and bot peers (plain WebSocket clients: no ICE, no namespace) ----
+
+
+def closed(c: rtnb.Connection) -> None:
+    wait_for(lambda: c.state in ("closed", "failed"))
+
+
+def test_signaling_rooms_are_bounded_with_a_reason() -> None:
+    srv = rtnb.serve(max_rooms=2, room_size=2)
+    try:
+
+        def peer(room: str) -> rtnb.Connection:
+            return rtnb.connect("ws", srv.url_for(f"/webrtc/signal?room={room}"), reconnect=False)
+
+        a, b = peer("one").wait_open(10), peer("two").wait_open(10)
+        assert a.recv(timeout=5).json["type"] == "room"
+        third_room = peer("three")
+        refusal = third_room.recv(timeout=5).json
+        assert refusal == {"type": "error", "error": refusal["error"]}
+        assert "too many rooms (2)" in refusal["error"]
+        closed(third_room)
+        assert "code 1013" in (third_room.stats.last_error or "")
+        assert "too many rooms" in (third_room.stats.last_error or "")
+        b2 = peer("two").wait_open(10)
+        crowd = peer("two")
+        assert "is full (2 peers)" in crowd.recv(timeout=5).json["error"]
+        closed(crowd)
+        assert "code 1008" in (crowd.stats.last_error or "")
+        bad = peer("no/slashes")
+        with pytest.raises(ConnectError, match="HTTP 400"):
+            bad.wait_open(10)
+        # the rooms that exist keep working
+        b.send({"type": "note", "n": 1})
+        assert b2.recv(timeout=5).json["type"] == "room"
+        assert b2.recv(timeout=5).json == {"type": "note", "n": 1}
+    finally:
+        srv.stop()
+
+
+def test_messages_held_for_an_absent_peer_are_bounded() -> None:
+    srv = rtnb.serve()
+    try:
+        alone = rtnb.connect("ws", srv.url_for("/webrtc/signal?room=lonely")).wait_open(10)
+        alone.recv(timeout=5)  # {"type": "room", ...}
+        for i in range(200):
+            alone.send({"type": "note", "n": i})
+        wait_for(lambda: any((m.json or {}).get("type") == "error" for m in alone.messages))
+        refusals = [m.json for m in alone.messages if (m.json or {}).get("type") == "error"]
+        assert "messages already wait for them" in refusals[0]["error"]
+        late = rtnb.connect("ws", srv.url_for("/webrtc/signal?room=lonely")).wait_open(10)
+        wait_for(lambda: any((m.json or {}).get("type") == "room" for m in late.messages))
+        held = [m for m in late.messages if (m.json or {}).get("type") == "note"]
+        assert 0 < len(held) <= 64  # HELD_MESSAGES: the rest were refused, not queued
+        assert alone.state == "open" and late.state == "open"
+    finally:
+        srv.stop()
+
+
+def test_bot_peers_are_bounded_with_a_reason() -> None:
+    srv = rtnb.serve(max_bots=1)
+    try:
+        first = rtnb.connect("ws", srv.url_for("/webrtc/bot"), reconnect=False).wait_open(10)
+        assert first.recv(timeout=5).json["type"] == "hello"
+        second = rtnb.connect("ws", srv.url_for("/webrtc/bot"), reconnect=False)
+        assert "server busy: 1 bots already running" in second.recv(timeout=5).json["error"]
+        closed(second)
+        assert "code 1013" in (second.stats.last_error or "")
+        first.close()
+        wait_for(lambda: srv._app is not None and not srv._app[BOTS])
+        third = rtnb.connect("ws", srv.url_for("/webrtc/bot"), reconnect=False).wait_open(10)
+        assert third.recv(timeout=5).json["type"] == "hello"
     finally:
         srv.stop()
