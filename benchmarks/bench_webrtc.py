@@ -43,7 +43,8 @@ LOW = 256 * 1024
 
 
 async def _send_all(ch: RTCDataChannel, n: int, payload: str) -> None:
-    """Send ``n`` messages as fast as the channel's buffer allows."""
+    """Send ``n`` messages as fast as the channel's buffer allows, yielding to the loop
+    after each (a burst without yielding makes aiortc's SCTP flush crawl)."""
     drained = asyncio.Event()
     ch.bufferedAmountLowThreshold = LOW
     ch.on("bufferedamountlow", drained.set)
@@ -52,6 +53,7 @@ async def _send_all(ch: RTCDataChannel, n: int, payload: str) -> None:
             drained.clear()
             await drained.wait()
         ch.send(payload)
+        await asyncio.sleep(0)
 
 
 class Counter:
@@ -134,10 +136,62 @@ class RawPeer:
         await self.pc.close()
 
 
-async def rtnb_pair(srv: Any, room: str) -> tuple[rtnb.Connection, RawPeer, float]:
+class RawOfferer:
+    """A raw aiortc peer that joins a relay room and offers, as rtnb does (the baseline)."""
+
+    @classmethod
+    async def join(cls, url: str) -> RawOfferer:
+        self = cls()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.channel = self.pc.createDataChannel("chat")
+        opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.channel.on("open", lambda: opened.done() or opened.set_result(None))
+        self.ws = await ws_connect(url)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = signaling.description("offer", self.pc.localDescription.sdp)
+        await self.ws.send(signaling.dumps(offer))
+        while (sig := signaling.parse(await self.ws.recv())).type != "answer":
+            pass
+        assert sig.sdp is not None
+        await self.pc.setRemoteDescription(RTCSessionDescription(sig.sdp, "answer"))
+        await opened
+        return self
+
+    async def aclose(self) -> None:
+        await self.pc.close()
+        await self.ws.close()
+
+
+async def _meet(srv: Any, room: str) -> tuple[str, RawPeer]:
     url = srv.url_for(f"/webrtc/signal?room={room}")
     peer = RawPeer(url)
-    await asyncio.sleep(0.05)  # the raw peer is in the room first; rtnb offers on arrival
+    await asyncio.sleep(0.05)  # the answering peer is in the room first
+    return url, peer
+
+
+async def raw_relay(srv: Any, room: str, n: int, payload: str, receive: bool) -> float:
+    """Messages/s between two raw aiortc peers that met through the relay."""
+    url, peer = await _meet(srv, room)
+    me = await RawOfferer.join(url)
+    try:
+        far = await peer.channel
+        counter = Counter(n)
+        t0 = time.perf_counter()
+        if receive:
+            me.channel.on("message", counter)
+            await _send_all(far, n, payload)
+        else:
+            far.on("message", counter)
+            await _send_all(me.channel, n, payload)
+        t1 = await asyncio.wait_for(counter.done, 120)
+        return n / (t1 - t0)
+    finally:
+        await me.aclose()
+        await peer.aclose()
+
+
+async def rtnb_pair(srv: Any, room: str) -> tuple[rtnb.Connection, RawPeer, float]:
+    url, peer = await _meet(srv, room)
     t0 = time.perf_counter()
     c = rtnb.connect("webrtc", url, name=f"bench-{room}", max_messages=1_000_000)
     while c.state != "open":
@@ -165,7 +219,7 @@ async def rtnb_receive(srv: Any, room: str, n: int, payload: str) -> float:
 
 
 async def rtnb_send(srv: Any, room: str, n: int, payload: str) -> float:
-    """Messages/s from ``await c.asend`` to a raw peer."""
+    """Messages/s from ``await c.asend`` (yielding like the raw sender) to a raw peer."""
     c, peer, _ = await rtnb_pair(srv, room)
     try:
         counter = Counter(n)
@@ -173,6 +227,7 @@ async def rtnb_send(srv: Any, room: str, n: int, payload: str) -> float:
         t0 = time.perf_counter()
         for _ in range(n):
             await c.asend(payload)
+            await asyncio.sleep(0)
         t1 = await asyncio.wait_for(counter.done, 120)
         return n / (t1 - t0)
     finally:
@@ -202,6 +257,31 @@ def rtnb_send_sync(srv: Any, room: str, n: int, payload: str) -> float:
         rt.run(peer.aclose(), 10)
 
 
+async def call_costs(srv: Any, room: str, n: int, payload: str) -> tuple[float, float]:
+    """Microseconds per call on the loop: ``await c.asend`` vs the raw ``channel.send``.
+
+    Sends are not yielded between, so this is only the caller's cost (the
+    network work happens afterwards, the same for both).
+    """
+    c, peer, _ = await rtnb_pair(srv, room)
+    try:
+        counter = Counter(2 * n)
+        (await peer.channel).on("message", counter)
+        ch = c.transport._channel  # type: ignore[attr-defined]
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await c.asend(payload)
+        t1 = time.perf_counter()
+        for _ in range(n):
+            ch.send(payload)
+        t2 = time.perf_counter()
+        await asyncio.wait_for(counter.done, 120)
+        return (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
+    finally:
+        await c.aclose()
+        await peer.aclose()
+
+
 async def rtnb_connect_time(srv: Any, room: str) -> float:
     c, peer, took = await rtnb_pair(srv, room)
     await c.aclose()
@@ -227,7 +307,7 @@ def main() -> None:
         os.execv(netns, [netns, sys.executable, "-m", "benchmarks.bench_webrtc", *sys.argv[1:]])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     n = 500 if args.quick else 5000
     runs = 1 if args.quick else args.runs
@@ -235,35 +315,61 @@ def main() -> None:
     rt = get_runtime()
     srv = rtnb.serve()
     rooms = iter(range(10_000))
+    # Each run measures the raw baseline and rtnb back to back (in alternating
+    # order) and the ratio is taken within the run, so load from other processes
+    # on a shared machine mostly cancels out.
+    paths = ["pair", "raw_recv", "recv", "raw_send", "asend", "send"]
+    rates: dict[str, list[float]] = {p: [] for p in paths}
+    t_raw, t_rtnb, t_bot = [], [], []
+    costs: list[tuple[float, float]] = []
     try:
         rt.run(raw_throughput(200, payload), 60)  # warm up imports and code paths
-        raw, recv, send, send_sync = [], [], [], []
-        t_raw, t_rtnb, t_bot = [], [], []
-        for _ in range(runs):
-            raw.append(rt.run(raw_throughput(n, payload), 180))
-            recv.append(rt.run(rtnb_receive(srv, f"r{next(rooms)}", n, payload), 180))
-            send.append(rt.run(rtnb_send(srv, f"s{next(rooms)}", n, payload), 180))
-            send_sync.append(rtnb_send_sync(srv, f"y{next(rooms)}", n, payload))
+        for i in range(runs):
+
+            def room(prefix: str) -> str:
+                return f"{prefix}{next(rooms)}"
+
+            rates["pair"].append(rt.run(raw_throughput(n, payload), 180))
+            recv_pair = [
+                ("raw_recv", lambda: rt.run(raw_relay(srv, room("a"), n, payload, True), 180)),
+                ("recv", lambda: rt.run(rtnb_receive(srv, room("b"), n, payload), 180)),
+            ]
+            send_pair = [
+                ("raw_send", lambda: rt.run(raw_relay(srv, room("c"), n, payload, False), 180)),
+                ("asend", lambda: rt.run(rtnb_send(srv, room("d"), n, payload), 180)),
+            ]
+            for pair in (recv_pair, send_pair):
+                for name, fn in pair if i % 2 == 0 else pair[::-1]:
+                    rates[name].append(fn())
+            rates["send"].append(rtnb_send_sync(srv, room("e"), n, payload))
+            costs.append(rt.run(call_costs(srv, room("f"), min(n, 2000), payload), 180))
         for _ in range(3 if args.quick else 10):
             t_raw.append(rt.run(raw_connect_time(), 30))
             t_rtnb.append(rt.run(rtnb_connect_time(srv, f"c{next(rooms)}"), 30))
             t_bot.append(rt.run(bot_connect_time(srv), 30))
     finally:
         srv.stop()
-    base = median(raw)
-    print(f"WebRTC data channel, {n} messages of {len(payload)} B, median of {runs}; {machine()}")
+
+    baseline = {"pair": "pair", "raw_recv": "raw_recv", "recv": "raw_recv"}
+    baseline.update({"raw_send": "raw_send", "asend": "raw_send", "send": "raw_send"})
+
+    def ratio(path: str) -> str:
+        base = rates[baseline[path]]
+        per_run = [r / b for r, b in zip(rates[path], base, strict=True)]
+        return f"{median(per_run):.2f} ({min(per_run):.2f}-{max(per_run):.2f})"
+
+    print(f"WebRTC data channel, {n} messages of {len(payload)} B, {runs} runs; {machine()}")
     print()
-    rows = [
-        ["raw aiortc -> raw aiortc", f"{base:,.0f}", "1.00"],
-        ["raw aiortc -> rtnb (into the log)", f"{median(recv):,.0f}", f"{median(recv) / base:.2f}"],
-        ["rtnb await asend -> raw aiortc", f"{median(send):,.0f}", f"{median(send) / base:.2f}"],
-        [
-            "rtnb send() from main thread -> raw aiortc",
-            f"{median(send_sync):,.0f}",
-            f"{median(send_sync) / base:.2f}",
-        ],
-    ]
-    print(table(["path", "msgs/s", "vs raw"], rows))
+    names = {
+        "pair": "raw aiortc pair, SDP in memory (reference)",
+        "raw_recv": "receive baseline: raw aiortc -> raw aiortc via relay",
+        "recv": "receive: raw aiortc -> rtnb (into the log)",
+        "raw_send": "send baseline: raw aiortc -> raw aiortc via relay",
+        "asend": "send: rtnb await asend -> raw aiortc",
+        "send": "send: rtnb send() from the main thread -> raw aiortc",
+    }
+    rows = [[names[p], f"{median(rates[p]):,.0f}", ratio(p)] for p in paths]
+    print(table(["path", "median msgs/s", "vs its baseline, same run: median (range)"], rows))
     print()
     rows = [
         ["raw aiortc pair, no signaling", f"{median(t_raw) * 1000:.0f}"],
@@ -271,6 +377,14 @@ def main() -> None:
         ["rtnb to /webrtc/bot", f"{median(t_bot) * 1000:.0f}"],
     ]
     print(table(["connect (to open data channel)", "median ms"], rows))
+    print()
+    asend_us = median([a for a, _ in costs])
+    raw_us = median([b for _, b in costs])
+    rows = [
+        ["raw channel.send", f"{raw_us:.1f}"],
+        ["rtnb await c.asend (logged, counted)", f"{asend_us:.1f}"],
+    ]
+    print(table(["caller's cost per send on the loop", "median us"], rows))
 
 
 if __name__ == "__main__":
