@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import io
 import itertools
 import json
@@ -214,10 +215,9 @@ class Comparison:
         """The latency distribution of each protocol (a matplotlib Agg figure, no pyplot)."""
         import numpy as np
         from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
 
         rows = [r for r in self.results if r.latency_ms]
-        fig = Figure(figsize=(7, 1.0 + 1.6 * max(1, len(rows))), layout="constrained")
+        fig = _figure_class()(figsize=(7, 1.0 + 1.6 * max(1, len(rows))), layout="constrained")
         FigureCanvasAgg(fig)
         if not rows:
             fig.text(0.5, 0.5, "no latency samples", ha="center")
@@ -242,6 +242,20 @@ class Comparison:
         axes[-1].set_xlabel("one-way latency, server send to client receive (ms)")
         axes[0].set_title(f"{self.settings.get('rate', '?'):g} msg/s, one clock", fontsize="small")
         return fig
+
+
+@functools.cache
+def _figure_class() -> type[Figure]:
+    """A matplotlib Figure that shows itself as PNG even where no pyplot backend is set."""
+    from matplotlib.figure import Figure
+
+    class LatencyFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=80)
+            return buf.getvalue()
+
+    return LatencyFigure
 
 
 # --- measuring ------------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_the_result_renders_and_exports(ws_sse: Comparison, tmp_path: Path) -> N
     assert page.count("<table>") == 2 and "data:image/png;base64," in page
     fig = ws_sse.plot()
     assert len(fig.axes) == 2 and fig.canvas.__class__.__name__ == "FigureCanvasAgg"
+    assert fig._repr_png_().startswith(b"\x89PNG")  # shows in any front-end, no pyplot
     df = ws_sse.to_pandas()
     assert list(df.index) == ["ws", "sse"] and df.loc["ws", "paced_received"] == 100
     assert len(ws_sse.to_pandas("latency")) == 200
