@@ -170,3 +170,28 @@ def test_results_survive_a_dict_round_trip() -> None:
     assert back.label == LABELS["webrtc-unordered"] and back.family == "webrtc"
     assert r.to_dict()["derived"]["msgs_per_s"] == 10.0
     assert back.connect == 35.0
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rtnb.comparestats
+
+    result = doctest.testmod(rtnb.comparestats, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+def test_the_module_stays_pure() -> None:
+    import ast
+    from pathlib import Path
+
+    import rtnb.comparestats
+
+    tree = ast.parse(Path(rtnb.comparestats.__file__).read_text())
+    imported = {
+        (n.module or "") if isinstance(n, ast.ImportFrom) else a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    }
+    assert not imported & {"asyncio", "socket", "aiohttp", "IPython", "matplotlib", "pandas"}
