@@ -472,6 +472,13 @@ def test_unreachable_signaling_fails_promptly() -> None:
 
 
 @webrtc
+def test_answer_role_to_the_bot_fails_at_once_with_advice(server: Server) -> None:
+    c = rtnb.connect("webrtc", server.url_for("/webrtc/bot"), role="answer")
+    with pytest.raises(ConnectError, match="use role='auto' or 'offer'"):
+        c.wait_open(10)
+
+
+@webrtc
 def test_wrong_signaling_path_fails_with_the_http_status(server: Server) -> None:
     c = rtnb.connect("webrtc", server.url_for("/webrtc/nowhere"))
     with pytest.raises(ConnectError, match="HTTP 404"):

@@ -331,7 +331,7 @@ class WebRTCTransport(Transport):
                 f"signaling server unreachable: {_os_error_text(exc, self.url)}"
             ) from exc
         self._ws = ws
-        self.waiting_for = "a peer to offer or answer"
+        self.waiting_for = "an offer" if self.role == "answer" else "a peer to offer or answer"
         self._spawn(self._read_signaling(ws), "rtnb-webrtc-signaling")
         if self.role == "offer":
             self._spawn(self._offer(), "rtnb-webrtc-offer")
@@ -463,7 +463,15 @@ class WebRTCTransport(Transport):
             except ValueError as exc:
                 await self._send_signal(signaling.error(str(exc)))
         elif kind == "hello":
-            if self.role == "auto" and self._pc is None:
+            if sig.data.get("role") == "answer" and self.role == "answer":
+                self._fail(
+                    ConnectError(
+                        "this peer only answers and so does rtnb with role='answer'; "
+                        "use role='auto' or 'offer'",
+                        fatal=True,
+                    )
+                )
+            elif self.role == "auto" and self._pc is None:
                 self._offer_now()
         elif kind == "room":
             peers = sig.data.get("peers")
