@@ -82,7 +82,8 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module = importlib.import_module(f".{'record' if name == 'replay' else name}", __name__)
-        return getattr(module, name)
+        # rtnb.compare is the (callable) module: importing it binds that name anyway.
+        return module if name == "compare" else getattr(module, name)
     raise AttributeError(f"module 'rtnb' has no attribute {name!r}")
 
 

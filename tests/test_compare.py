@@ -110,11 +110,18 @@ def test_bad_arguments_get_one_clear_line() -> None:
         compare(duration=1, protocols="ws", server="ftp://x")
 
 
-def test_rtnb_compare_stays_callable_after_importing_the_module() -> None:
+def test_rtnb_compare_is_callable_and_holds_its_helpers() -> None:
     import rtnb.compare as module
 
-    assert callable(rtnb.compare)
-    assert callable(module) and callable(module.acompare)
+    assert rtnb.compare is module and callable(module)
+    assert module.Comparison is Comparison and callable(module.acompare)
+    import subprocess
+    import sys
+
+    # A fresh interpreter whose first touch is the attribute, not an import.
+    code = "import rtnb; print(callable(rtnb.compare), rtnb.compare.acompare.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "acompare"], out.stderr
 
 
 @pytest.mark.webrtc
