@@ -18,7 +18,7 @@ sends, so a page and rtnb interoperate:
 An rtnb offer also carries ``"tiebreak"``: an integer used when both peers offer
 at once (glare). See :func:`local_offer_wins`.
 
-    >>> sig = parse({"type": "offer", "sdp": {"type": "offer", "sdp": "v=0\nm=application"}})
+    >>> sig = parse({"type": "offer", "sdp": {"type": "offer", "sdp": "v=0\\nm=application"}})
     >>> sig.type, sig.tiebreak
     ('offer', None)
     >>> parse({"type": "candidate", "candidate": None}).end_of_candidates

@@ -158,3 +158,9 @@ def test_candidates_round_trip(
     again = parse(signaling.dumps(signaling.candidate(cand))).candidate
     assert again == cand
     assert again is not None and again.host == ip
+
+
+def test_docstring_examples_hold() -> None:
+    import doctest
+
+    assert doctest.testmod(signaling).failed == 0
