@@ -169,7 +169,7 @@ USAGE = {
     "rt_record": "%rt_record NAME FILE [--include-existing]   or   %rt_record --stop NAME",
     "rt_compare": (
         "%rt_compare [ws] [sse] [webrtc] [webrtc-unordered] [--duration S] [--rate R] "
-        "[--size B] [--json FILE]"
+        "[--size B] [--json FILE] [--quiet]"
     ),
 }
 
@@ -643,6 +643,7 @@ class RTMagics(Magics):
     @argument("--rate", type=float, default=200.0, help="paced messages/s (default 200)")
     @argument("--size", type=int, default=64, help="payload bytes (default 64)")
     @argument("--json", default=None, help="also save the results to this JSON file")
+    @argument("--quiet", "-q", action="store_true", help="no progress lines")
     def rt_compare(self, line: str) -> Any:
         """Measure WebSocket, SSE and WebRTC side by side against the article's table.
 
@@ -661,7 +662,8 @@ class RTMagics(Magics):
         from .compare import compare
 
         protocols = args.protocols or ("ws", "sse", "webrtc")
-        result = compare(args.duration, args.rate, args.size, protocols)
+        progress = None if args.quiet else (lambda step: print(f"measuring {step}", flush=True))
+        result = compare(args.duration, args.rate, args.size, protocols, progress=progress)
         if args.json:
             print(f"saved to {result.to_json(args.json)}")
         return result

@@ -156,6 +156,7 @@ def test_magic_prints_the_table_and_refuses_bad_use(tmp_path: Path) -> None:
     p = ipython(code, tmp_path)
     assert "Traceback" not in p.stdout + p.stderr, p.stdout + p.stderr
     assert "saved to lab.json" in p.stdout and "40 40" in p.stdout
+    assert "measuring WebSocket: paced stream" in p.stdout
     assert json.loads((tmp_path / "lab.json").read_text())["results"][0]["protocol"] == "ws"
     err = p.stderr.splitlines()
     assert err[0].startswith("rt_compare: unknown protocol 'quic'")
