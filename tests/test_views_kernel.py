@@ -207,3 +207,23 @@ def test_nothing_from_the_loop_lands_in_later_cells(run: dict[str, Any]) -> None
     assert all(not o for o in [outputs(run, "stop")])
     saved = Path(run["dir"], "views.ipynb")
     assert saved.stat().st_size < 5_000_000
+
+
+def test_stopped_views_refresh_their_outputs_with_the_last_state(run: dict[str, Any]) -> None:
+    close_id = msg_id_of(run, "close")
+    close_date = next(
+        m["header"]["date"]
+        for m in run["iopub"]
+        if m["msg_type"] == "execute_input" and m["parent_header"]["msg_id"] == close_id
+    )
+    updates = [
+        m
+        for m in run["iopub"]
+        if m["msg_type"] == "update_display_data" and m["header"]["date"] >= close_date
+    ]
+    ids = {m["content"]["transient"]["display_id"] for m in updates}
+    assert len(ids) >= 4  # panel, table, matplotlib plot, canvas plot
+    assert {m["parent_header"]["msg_id"] for m in updates} == {close_id}  # the closing cell
+    (shown,) = [o for o in outputs(run, "mpl") if o["output_type"] == "display_data"]
+    pngs = {m["content"]["data"].get("image/png") for m in updates}
+    assert shown["data"]["image/png"] in pngs  # nbclient applied it: the saved file has it

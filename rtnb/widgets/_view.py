@@ -10,14 +10,13 @@ state, so the last frame stays in the saved notebook.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import get_runtime
+from ..runtime import get_runtime, in_loop_thread
 from .flusher import Flusher
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ class LiveView:
 
     _conn: Connection
     _stopper: _Stopper
-    _displays: list[tuple[str, contextvars.Context]]
+    _displays: list[str]
     # Class defaults keep stop()/close() harmless on an instance whose __init__ failed.
     _flusher: Flusher | None = None
     _unsubscribe_state: Callable[[], None] | None = None
@@ -98,8 +97,14 @@ class LiveView:
             view.stop()
 
     def _state_changed(self, conn: Connection, state: State) -> None:
-        if state in ("closed", "failed"):
-            self.stop()
+        if state not in ("closed", "failed"):
+            return
+        if conn._closing and self._flusher is not None:
+            # close() is under way and will call stop() (through the _Stopper) in the
+            # closing cell's context; this listener may run in the connection task's.
+            self._flusher.stop()
+            return
+        self.stop()
 
     @property
     def connection(self) -> Connection:
@@ -125,7 +130,20 @@ class LiveView:
             with contextlib.suppress(ValueError):
                 unsub()
         self._conn._detach_view(self._stopper)
-        get_runtime().call_soon(self._finish)
+        # The last flush and the display refresh run on the loop (which owns the view's
+        # state) and before stop() returns, in the caller's context: the refreshed
+        # outputs are attributed to the cell that closed the view or its connection.
+        if in_loop_thread():
+            self._finish()
+            return
+
+        async def finish() -> None:
+            self._finish()
+
+        try:
+            get_runtime().run(finish(), timeout=10)
+        except Exception as exc:
+            log.debug("rtnb view: final update skipped: %r", exc)
 
     def _finish(self) -> None:
         try:
@@ -159,7 +177,7 @@ class LiveView:
 
         display_id = uuid.uuid4().hex
         display(self._bundle(), raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
-        self._displays.append((display_id, contextvars.copy_context()))
+        self._displays.append(display_id)
         del self._displays[:-8]
 
     def _refresh_displays(self) -> None:
@@ -172,8 +190,8 @@ class LiveView:
         except Exception as exc:
             log.debug("rtnb: no final display update: %r", exc)
             return
-        for display_id, ctx in self._displays:
+        for display_id in self._displays:
             try:
-                ctx.run(update_display, bundle, raw=True, display_id=display_id)
+                update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
             except Exception as exc:
                 log.debug("rtnb: final display update failed: %r", exc)
