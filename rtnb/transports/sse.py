@@ -18,7 +18,7 @@ import httpx
 from ..errors import ConnectError, ConnectionClosed, ProtocolError
 from ..sse_format import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SSEParser
 from .base import Ingest, Transport, check_options
-from .tls import client_ssl_context
+from .tls import client_ssl_context, default_context
 
 __all__ = ["SEND_REFUSAL", "SSETransport"]
 
@@ -143,7 +143,7 @@ class SSETransport(Transport):
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
         if self._verify is None:
-            self._verify = ssl.create_default_context()
+            self._verify = default_context()
         client = httpx.AsyncClient(
             verify=self._verify,
             timeout=self._timeout,

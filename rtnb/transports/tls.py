@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 import warnings
 
-__all__ = ["client_ssl_context"]
+__all__ = ["client_ssl_context", "default_context"]
 
 _warned_insecure = False
+
+
+@functools.lru_cache(maxsize=1)
+def default_context() -> ssl.SSLContext:
+    """One shared verifying context with the system CAs.
+
+    Loading the system CA store takes tens of milliseconds; connections that
+    need no special TLS settings share this one instead of paying it each time.
+    """
+    return ssl.create_default_context()
 
 
 def client_ssl_context(verify: bool = True, cafile: str | None = None) -> ssl.SSLContext:
@@ -33,4 +44,6 @@ def client_ssl_context(verify: bool = True, cafile: str | None = None) -> ssl.SS
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
+    if cafile is None:
+        return default_context()
     return ssl.create_default_context(cafile=cafile)
