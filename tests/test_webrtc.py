@@ -25,7 +25,12 @@ from rtnb.errors import ConnectError
 from rtnb.runtime import get_runtime, run
 from rtnb.server import Server
 from rtnb.server.webrtc_handlers import BOTS, ROOMS
-from rtnb.transports.webrtc import WebRTCTransport, parse_ice_servers, to_aiortc_candidate
+from rtnb.transports.webrtc import (
+    CandidateQueue,
+    WebRTCTransport,
+    parse_ice_servers,
+    to_aiortc_candidate,
+)
 
 from .conftest import free_port, loop_tasks, require_netns
 
@@ -136,6 +141,31 @@ def test_browser_candidate_converts_to_aiortc() -> None:
     )
     with pytest.raises(ValueError, match="malformed"):
         to_aiortc_candidate(signaling.IceCandidate("candidate:1 1 udp x 1.2.3.4 y typ host", "0"))
+
+
+@webrtc
+def test_mdns_candidates_resolve_in_the_background() -> None:
+    # A *.local candidate takes ~1 s to resolve: adding it must not hold up the
+    # signaling loop, and closing cancels the resolution.
+    async def check() -> tuple[int, bool, int]:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        queue = CandidateQueue()
+        try:
+            cand = signaling.IceCandidate(
+                "candidate:1 1 udp 2122260223 4b1f7c1e-0d4b-4c6e-a1b2-1234567890ab.local 54321 "
+                "typ host",
+                "0",
+                0,
+            )
+            await queue.add(pc, cand, ready=True)
+            pending = list(queue.tasks)
+            running = bool(pending) and not pending[0].done()
+            await queue.aclose()
+            return len(pending), running, len(queue.tasks)
+        finally:
+            await pc.close()
+
+    assert run(check(), timeout=10) == (1, True, 0)
 
 
 # --- the bot --------------------------------------------------------------------------

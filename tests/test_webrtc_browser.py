@@ -10,6 +10,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,23 +90,29 @@ async ([signalingUrl, outgoing]) => {
 """
 
 
-@pytest.fixture
-def context(tmp_path: Path) -> Iterator[Any]:
+@contextmanager
+def chromium(profile: Path, permissions: list[str]) -> Iterator[Any]:
     require_netns()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
+            str(profile),
             executable_path=CHROMIUM,
             headless=True,
             args=FLAGS,
-            permissions=["camera", "microphone"],
+            permissions=permissions,
         )
         try:
             yield ctx
         finally:
             ctx.close()
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[Any]:
+    with chromium(tmp_path / "profile", ["camera", "microphone"]) as ctx:
+        yield ctx
 
 
 def wait_for(page: Any, expression: str, timeout: float = 15) -> Any:

@@ -156,7 +156,7 @@ class CandidateQueue:
         ice = to_aiortc_candidate(cand)
         if ice.ip.endswith(".local"):
             task = asyncio.get_running_loop().create_task(
-                _quiet(pc.addIceCandidate(ice)), name="rtnb-webrtc-mdns-candidate"
+                _add_quietly(pc, ice), name="rtnb-webrtc-mdns-candidate"
             )
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -179,9 +179,9 @@ class CandidateQueue:
             await asyncio.wait(tasks, timeout=2)
 
 
-async def _quiet(aw: Coroutine[Any, Any, Any]) -> None:
+async def _add_quietly(pc: RTCPeerConnection, ice: RTCIceCandidate) -> None:
     try:
-        await aw
+        await pc.addIceCandidate(ice)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
