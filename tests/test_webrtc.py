@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import json
 import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -506,6 +508,32 @@ def test_answer_role_to_the_bot_fails_at_once_with_advice(server: Server) -> Non
     c = rtnb.connect("webrtc", server.url_for("/webrtc/bot"), role="answer")
     with pytest.raises(ConnectError, match="use role='auto' or 'offer'"):
         c.wait_open(10)
+
+
+NO_ADDRESS_SCRIPT = """
+import rtnb
+srv = rtnb.serve()
+c = rtnb.connect("webrtc", srv.url_for("/webrtc/bot"))
+try:
+    c.wait_open(10)
+except rtnb.ConnectError as exc:
+    print("ConnectError:", exc)
+srv.stop()
+"""
+
+
+@webrtc
+def test_machine_with_only_127_0_0_1_gets_a_clear_error() -> None:
+    # A fresh namespace whose lo has only 127.0.0.1: aioice finds no address at all.
+    unshare = ["unshare", "--net"] if os.getuid() == 0 else ["unshare", "-Urn"]
+    inner = f"ip link set lo up && exec {sys.executable} -c '{NO_ADDRESS_SCRIPT}'"
+    proc = subprocess.run(
+        [*unshare, "bash", "-c", inner], capture_output=True, text=True, timeout=60
+    )
+    assert "ConnectError:" in proc.stdout, proc.stdout + proc.stderr
+    assert "no local ICE candidates" in proc.stdout
+    assert "ip addr add 127.0.0.2/8 dev lo" in proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 @webrtc

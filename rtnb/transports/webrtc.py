@@ -532,8 +532,15 @@ class WebRTCTransport(Transport):
                 maxPacketLifeTime=self.max_packet_life_time,
             )
             self._watch(ch)
-            await pc.setLocalDescription(await pc.createOffer())
+            try:
+                await pc.setLocalDescription(await pc.createOffer())
+            except Exception as exc:  # e.g. no usable network interface to gather on
+                self._fail(ConnectError(f"could not create an offer: {_one_line(exc)}"))
+                return
             self._local_sdp = pc.localDescription.sdp
+            if not _has_candidates(self._local_sdp):
+                self._fail(ConnectError(NO_CANDIDATES, fatal=True))
+                return
             self._tiebreak = (
                 signaling.TIEBREAK_MAX
                 if self.role == "offer"
@@ -571,8 +578,13 @@ class WebRTCTransport(Transport):
             await self._send_signal(signaling.error(text))
             self._fail(ProtocolError(text))
             return
+        answer = pc.localDescription.sdp
+        if not _has_candidates(answer):
+            await self._send_signal(signaling.error("the answering peer has no ICE candidates"))
+            self._fail(ConnectError(NO_CANDIDATES, fatal=True))
+            return
         self.waiting_for = "ICE and DTLS to connect"
-        await self._send_signal(signaling.description("answer", pc.localDescription.sdp))
+        await self._send_signal(signaling.description("answer", answer))
 
     async def _on_answer(self, sig: Signal) -> None:
         assert sig.sdp is not None
@@ -665,6 +677,17 @@ class WebRTCTransport(Transport):
             ended.set_exception(outcome)
         else:
             ended.set_result(outcome)
+
+
+NO_CANDIDATES = (
+    "no local ICE candidates: aiortc found no usable network address (it never uses "
+    "127.0.0.1); connect this machine to a network, or on a loopback-only system add "
+    "one with 'ip addr add 127.0.0.2/8 dev lo'"
+)
+
+
+def _has_candidates(sdp: str) -> bool:
+    return "a=candidate:" in sdp
 
 
 def _one_line(exc: BaseException) -> str:
