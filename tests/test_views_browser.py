@@ -255,3 +255,21 @@ def test_screenshot_of_panel_table_and_plot(page: Any, tmp_path: Path) -> None:
     out.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(out), clip=clip, full_page=True)
     assert out.stat().st_size > 20_000
+
+
+def test_after_a_page_reload_the_views_show_their_current_state(page: Any) -> None:
+    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
+    wait_for(page, "() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+    page.reload()
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session"
+        "?.kernel?.status === 'idle'",
+        timeout=90_000,
+    )
+    rows = f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row"
+    page.wait_for_selector(rows, timeout=60_000)
+    assert int(page.locator(rows).first.get_attribute("data-seq") or 0) > 100
+    echo_rows = page.locator(f"{cell(ECHO)} .rtnb-table tr.rtnb-row").all_inner_texts()
+    assert any("from the browser" in r for r in echo_rows)  # rows from before the reload
+    sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
+    wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)
