@@ -93,3 +93,13 @@ def test_display_outside_a_kernel_prints_the_summary(
     c = echo(server)
     display_connection(c)
     assert capsys.readouterr().out.startswith("echo: ws ")
+
+
+def test_panel_of_a_one_way_kind_has_no_send_box(server: Server) -> None:
+    c = rtnb.connect("sse", server.url_for("/sse/clock?interval=0.1")).wait_open(10)
+    panel = c.panel()
+    assert panel.controls.can_send is False
+    assert panel.controls.send_refusal.startswith("SSE is one-way")
+    panel.send_text("hello")
+    assert panel.controls.feedback["ok"] is False
+    assert c.stats.sent == 0

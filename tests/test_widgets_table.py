@@ -129,3 +129,12 @@ def test_table_rejects_bad_options(server: Server, options: dict[str, object], e
     c = ticker(server, rate=1)
     with pytest.raises(error):
         c.table(**options)
+
+
+def test_table_of_sse_events_shows_event_ids(server: Server) -> None:
+    c = rtnb.connect("sse", server.url_for("/sse/ticker?symbols=AAPL&rate=50")).wait_open(10)
+    t = c.table()
+    wait_for(lambda: len(t.rows) >= 5)
+    assert "id" in t.meta
+    ids = [int(r["id"]) for r in t.rows]
+    assert ids == sorted(ids)

@@ -45,6 +45,7 @@ function render({ model, el }) {
       <input class="rtnb-send-input" type="text" spellcheck="false"
         placeholder='message text or JSON, e.g. {"type": "subscribe", "channel": "AAPL"}'>
       <button class="rtnb-send-button" type="button">Send</button>
+      <span class="rtnb-panel-oneway"></span>
       <button class="rtnb-pause-button" type="button">Pause</button>
       <button class="rtnb-clear-button" type="button">Clear</button>
     </div>
@@ -70,6 +71,9 @@ function render({ model, el }) {
     st.className = `rtnb-panel-state rtnb-state-${state}`;
     const canSend = model.get("can_send");
     for (const node of [input, sendBtn]) node.style.display = canSend ? "" : "none";
+    const oneway = $(".rtnb-panel-oneway");
+    oneway.textContent = canSend ? "" : (model.get("send_refusal") || "cannot send").split(":")[0];
+    oneway.style.display = canSend ? "none" : "";
     pauseBtn.textContent = model.get("paused") ? "Resume" : "Pause";
     pauseBtn.classList.toggle("rtnb-active", model.get("paused"));
   }
@@ -131,7 +135,7 @@ function render({ model, el }) {
   sendBtn.addEventListener("click", send);
   pauseBtn.addEventListener("click", onPause);
   clearBtn.addEventListener("click", onClear);
-  const headTraits = ["state", "name", "kind", "url", "can_send", "paused"];
+  const headTraits = ["state", "name", "kind", "url", "can_send", "send_refusal", "paused"];
   for (const t of headTraits) model.on(`change:${t}`, header);
   model.on("change:counters", counters);
   model.on("change:feedback", onFeedback);
