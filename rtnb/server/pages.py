@@ -58,6 +58,8 @@ code {{ background: #f6f8fa; padding: .1rem .3rem; border-radius: 4px; }}
 <code>rate</code> (ticks per second per symbol, 0 = as fast as possible), <code>seed</code>,
 <code>count</code> (WebSocket: close after N ticks; SSE: a finite stream with ids 1..N, then
 204).</li>
+<li><code>/webrtc/signal</code>: <code>room=R</code> (two peers per room; a third is refused
+with a JSON error and close code 1008).</li>
 <li>Fault injection on <code>/ws/echo</code>, <code>/ws/chat</code>, <code>/ws/ticker</code>,
 <code>/sse/clock</code> and <code>/sse/ticker</code>, to watch reconnects and resumes:
 <code>latency</code> (ms each message waits before it is sent), <code>jitter</code> (up to
