@@ -47,8 +47,19 @@ CELLS = [
     "ticks.plot('price', by='symbol', window=15)",
     "ticks.plot('price', by='symbol', window=15, backend='canvas')",
     "echo",
+    "quiet = rtnb.connect('ws', srv.url_for('/ws/echo'), name='quiet', max_messages=200_000)\n"
+    "quiet.wait_open(10)\n"
+    "big = quiet.plot('v', x='i', window=None, backend='canvas', title='100,000 points')\n"
+    "big.batch_points = 200_000  # no decimation: the browser gets every point\n"
+    "big",
+    "import math\n"
+    "def fill():\n"
+    "    for i in range(100_000):\n"
+    "        v = 100 + 10 * math.sin(i / 700) + i % 97 / 50\n"
+    '        quiet._ingest(\'{"i": %d, "v": %.3f}\' % (i, v))\n'
+    "rtnb.runtime.get_runtime().call_soon(fill)",
 ]
-PANEL, MPL, CANVAS, ECHO = 2, 3, 4, 5  # 1-based cell positions
+PANEL, MPL, CANVAS, ECHO, BIG = 2, 3, 4, 5, 6  # 1-based cell positions
 
 
 def cell(n: int) -> str:
@@ -211,6 +222,27 @@ def test_canvas_plot_draws_changing_lines(page: Any) -> None:
     assert later["coloured"] > 50 and later["frames"] > first["frames"]
     legend = page.locator(f"{cell(CANVAS)} .rtnb-canvas-legend").inner_text()
     assert {"AAPL", "MSFT", "GOOG"} <= set(legend.split())
+
+
+def test_canvas_plot_draws_100k_points(page: Any) -> None:
+    sel = f"{cell(BIG)} .rtnb-canvas canvas"
+    page.wait_for_selector(sel, timeout=30_000)
+    wait_for(page, "(sel) => document.querySelector(sel)?.dataset.points === '100000'", sel, 60)
+    wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 200", sel)
+    info = page.locator(f"{cell(BIG)} .rtnb-canvas-info").inner_text()
+    assert info == "100,000 points"
+    times = []
+    for _ in range(5):  # redraws of the full 100k-point line (resize forces one)
+        page.evaluate(
+            "(sel) => { document.querySelector(sel).closest('.rtnb-canvas').style.width ="
+            " (600 + Math.random() * 100) + 'px'; }",
+            sel,
+        )
+        page.wait_for_timeout(100)
+        times.append(
+            float(page.evaluate("(sel) => document.querySelector(sel).dataset.drawMs", sel))
+        )
+    print(f"canvas redraw of 100,000 points: {sorted(times)[2]:.1f} ms median")
 
 
 def test_send_box_sends_and_the_echo_appears(page: Any) -> None:

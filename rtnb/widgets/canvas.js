@@ -136,6 +136,7 @@ function render({ model, el }) {
     if (!dirty) return;
     dirty = false;
     frames++;
+    const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
     root.style.maxWidth = `${model.get("plot_width") + 18}px`;
     const cssW = Math.max(160, root.clientWidth - 18 || model.get("plot_width"));
@@ -264,6 +265,8 @@ function render({ model, el }) {
     });
     ctx.restore();
     canvas.dataset.frames = String(frames);
+    canvas.dataset.points = String(total);
+    canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
   }
 
   const onTraits = () => {

@@ -315,6 +315,13 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     """A live plot drawn by the browser on a canvas: new points go as float64 buffers.
 
     Build it with :func:`live_plot` / ``conn.plot(..., backend="canvas")``.
+
+    Attributes:
+        batch_points: points per line in one batch at most (default 128, 20 batches/s);
+            beyond it a batch is min/max-decimated, so the traffic does not grow with
+            the stream's rate. Raise it to ship every point of a bounded burst.
+        batches: batches sent so far.
+        points_sent: points sent so far, over all lines.
     """
 
     _esm = (HERE / "canvas.js").read_text(encoding="utf-8")
