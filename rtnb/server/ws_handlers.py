@@ -85,17 +85,20 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
     config_key, _ = _app_keys()
     faults = request_faults(request, request.app[config_key].seed)
     ws = await open_ws(request)
-    async for msg in ws:
-        if msg.type == WSMsgType.TEXT:
-            if await deliver(faults, ws.send_str, msg.data):
-                cut(request)
-                break
-        elif msg.type == WSMsgType.BINARY:
-            if await deliver(faults, ws.send_bytes, msg.data):
-                cut(request)
-                break
-        elif msg.type == WSMsgType.ERROR:
-            log.info("echo: %s", ws.exception())
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                if await deliver(faults, ws.send_str, msg.data):
+                    cut(request)
+                    break
+            elif msg.type == WSMsgType.BINARY:
+                if await deliver(faults, ws.send_bytes, msg.data):
+                    cut(request)
+                    break
+            elif msg.type == WSMsgType.ERROR:
+                log.info("echo: %s", ws.exception())
+    except ConnectionResetError:
+        pass  # the client vanished while its echo was being sent
     return ws
 
 
@@ -233,8 +236,8 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
             else:
                 changed.clear()
                 await _wait_either(changed, reader, pacer.wait(time.time()))
-    except (ConnectionResetError, asyncio.CancelledError):
-        raise
+    except ConnectionResetError:
+        pass  # the client vanished mid-send: routine, not worth a logged traceback
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
