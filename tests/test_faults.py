@@ -397,3 +397,57 @@ def test_sse_ticker_takes_the_same_fault_options(server: Server) -> None:
     ids = [int(m.id) for m in c.messages if m.id is not None]
     # dropped ticks leave holes in the consecutive ids: visible, as the page says
     assert 120 <= len(ids) <= 280 and ids == sorted(ids) and ids[-1] <= 400
+
+
+# --- SSE redirects --------------------------------------------------------------------
+
+
+@pytest.fixture
+def redirector(server: Server) -> Iterator[int]:
+    """A second server whose paths redirect: to the real stream, in a loop, off to nowhere."""
+    from aiohttp import web
+
+    import rtnb.runtime
+
+    async def moved(_r: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(server.url_for("/sse/clock?interval=0.05"))
+
+    async def loop(_r: web.Request) -> web.Response:
+        raise web.HTTPFound("/loop")
+
+    async def nowhere(_r: web.Request) -> web.Response:
+        raise web.HTTPFound("http://nonexistent.invalid/sse")
+
+    app = web.Application()
+    app.router.add_get("/moved", moved)
+    app.router.add_get("/loop", loop)
+    app.router.add_get("/nowhere", nowhere)
+    runner = web.AppRunner(app)
+
+    async def start() -> int:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return int(runner.addresses[0][1])
+
+    yield rtnb.runtime.run(start(), 10)
+    rtnb.runtime.run(runner.cleanup(), 10)
+
+
+def test_sse_follows_a_redirect_by_default(redirector: int) -> None:
+    c = rtnb.connect("sse", f"http://127.0.0.1:{redirector}/moved").wait_open(10)
+    assert "time" in c.recv(timeout=5).json
+
+
+def test_sse_redirect_refused_loop_and_dead_end_are_named(redirector: int) -> None:
+    base = f"http://127.0.0.1:{redirector}"
+    cases = [
+        ("/moved", {"follow_redirects": False}, r"HTTP 307"),
+        ("/loop", {}, r"TooManyRedirects"),
+        # the host that failed is the redirect's, not the one first asked
+        ("/nowhere", {}, r"cannot resolve host 'nonexistent\.invalid'"),
+    ]
+    for path, options, message in cases:
+        c = rtnb.connect("sse", base + path, reconnect=False, **options)
+        with pytest.raises(ConnectError, match=message):
+            c.wait_open(10)
+        assert c.state == "failed"

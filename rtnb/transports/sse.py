@@ -305,6 +305,8 @@ async def _excerpt(response: httpx.Response) -> str:
 
 
 def _connect_error(exc: httpx.ConnectError, url: str) -> ConnectError:
+    with contextlib.suppress(RuntimeError):  # after a redirect, the failed request went elsewhere
+        url = str(exc.request.url)
     host = urlsplit(url).netloc
     text = str(exc)
     seen: BaseException | None = exc
