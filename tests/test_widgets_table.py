@@ -138,3 +138,16 @@ def test_table_of_sse_events_shows_event_ids(server: Server) -> None:
     assert "id" in t.meta
     ids = [int(r["id"]) for r in t.rows]
     assert ids == sorted(ids)
+
+
+def test_a_failing_filter_shows_in_the_table_not_in_a_cell(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+
+    def bad(m: object) -> bool:
+        raise KeyError("no such thing")
+
+    t = c.table(filter=bad)
+    c.send("x")
+    wait_for(lambda: t.error != "")
+    assert t.error == "update failed: KeyError: 'no such thing'"
+    assert t.running  # the flusher keeps going

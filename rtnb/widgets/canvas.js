@@ -75,7 +75,8 @@ function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "rtnb-canvas";
   root.innerHTML = `<div class="rtnb-canvas-head"><span class="rtnb-canvas-title"></span>
-    <span class="rtnb-canvas-legend"></span><span class="rtnb-canvas-info"></span></div>`;
+    <span class="rtnb-canvas-legend"></span><span class="rtnb-canvas-info"></span></div>
+    <div class="rtnb-canvas-error"></div>`;
   const canvas = document.createElement("canvas");
   root.appendChild(canvas);
   el.appendChild(root);
@@ -129,6 +130,7 @@ function render({ model, el }) {
       legendEl.appendChild(item);
     });
     titleEl.textContent = model.get("title");
+    root.querySelector(".rtnb-canvas-error").textContent = model.get("error") || "";
   }
 
   function draw() {
@@ -274,7 +276,16 @@ function render({ model, el }) {
     trimAll();
     schedule();
   };
-  const traits = ["labels", "colours", "title", "window_seconds", "window_points", "x_is_time", "plot_height"];
+  const traits = [
+    "labels",
+    "colours",
+    "title",
+    "window_seconds",
+    "window_points",
+    "x_is_time",
+    "plot_height",
+    "error",
+  ];
   for (const t of traits) model.on(`change:${t}`, onTraits);
   model.on("msg:custom", onCustom);
   const resize = new ResizeObserver(() => schedule());

@@ -57,7 +57,7 @@ class Flusher:
         flush: the view's batch update; runs on the runtime loop.
         changed: a cheap check (``log.next_seq != pos``); ``poke()`` forces one flush.
         on_error: told about an exception raised by ``flush`` (the view shows it);
-            the flusher logs it to the ``rtnb`` logger and keeps going.
+            the flusher logs it to the ``rtnb`` logger (level INFO) and keeps going.
 
     The task runs in an empty context, so nothing it does is attributed to the
     cell that created the view.
@@ -111,7 +111,9 @@ class Flusher:
             try:
                 self._flush()
             except Exception as exc:
-                log.warning("rtnb view %s: update failed: %s", self.name, exc, exc_info=True)
+                # info, not warning: with no logging configured a warning would be printed
+                # by the loop thread into whichever cell is running; the view shows it.
+                log.info("rtnb view %s: update failed: %s", self.name, exc, exc_info=True)
                 if self._on_error is not None:
                     try:
                         self._on_error(exc)

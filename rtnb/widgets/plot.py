@@ -335,6 +335,7 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     x_is_time = traitlets.Bool(True).tag(sync=True)
     plot_width = traitlets.Int(720).tag(sync=True)
     plot_height = traitlets.Int(320).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -368,7 +369,12 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         )
         series.new_lines = False
         self.on_msg(self._on_front_end_msg)
-        self._start_view(conn, rate, self._flush, self._changed)
+        self._start_view(conn, rate, self._flush, self._changed, self._show_error)
+
+    def _show_error(self, exc: BaseException) -> None:
+        text = f"update failed: {type(exc).__name__}: {exc}"
+        if text != self.error:
+            self.error = text[:300]
 
     def _changed(self) -> bool:
         return self._conn.log.next_seq != self._pos

@@ -33,6 +33,7 @@ function render({ model, el }) {
       <span class="rtnb-table-badge rtnb-table-paused">paused</span>
       <span class="rtnb-table-filter"></span>
     </div>
+    <div class="rtnb-table-error"></div>
     <div class="rtnb-table-scroll"><table>
       <thead></thead><tbody></tbody>
     </table></div>`;
@@ -44,6 +45,7 @@ function render({ model, el }) {
   const infoEl = root.querySelector(".rtnb-table-info");
   const pausedEl = root.querySelector(".rtnb-table-paused");
   const filterEl = root.querySelector(".rtnb-table-filter");
+  const errorEl = root.querySelector(".rtnb-table-error");
 
   function schedule() {
     if (!frame) frame = requestAnimationFrame(draw);
@@ -70,6 +72,7 @@ function render({ model, el }) {
     pausedEl.style.display = model.get("paused") ? "" : "none";
     filterEl.textContent = filtered ? `filter: ${filtered}` : "";
     filterEl.style.display = filtered ? "" : "none";
+    errorEl.textContent = model.get("error") || "";
 
     const head = ["#", "time", ""]
       .map((h) => `<th class="rtnb-narrow">${esc(h)}</th>`)
@@ -152,7 +155,7 @@ function render({ model, el }) {
 
   const onTrait = () => schedule();
   model.on("msg:custom", onCustom);
-  for (const name of ["columns", "meta", "paused", "newest_first", "height", "filter_text"]) {
+  for (const name of ["columns", "meta", "paused", "newest_first", "height", "filter_text", "error"]) {
     model.on(`change:${name}`, onTrait);
   }
   tbody.addEventListener("click", onClick);
@@ -162,7 +165,7 @@ function render({ model, el }) {
   return () => {
     if (frame) cancelAnimationFrame(frame);
     model.off("msg:custom", onCustom);
-    for (const name of ["columns", "meta", "paused", "newest_first", "height", "filter_text"]) {
+    for (const name of ["columns", "meta", "paused", "newest_first", "height", "filter_text", "error"]) {
       model.off(`change:${name}`, onTrait);
     }
     tbody.removeEventListener("click", onClick);

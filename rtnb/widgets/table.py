@@ -67,6 +67,7 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     paused = traitlets.Bool(False).tag(sync=True)
     filter_text = traitlets.Unicode("").tag(sync=True)
     info = traitlets.Dict().tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -107,7 +108,12 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         )
         self.on_msg(self._on_front_end_msg)
         self.observe(self._on_paused, names="paused")
-        self._start_view(conn, rate, self._flush, self._changed)
+        self._start_view(conn, rate, self._flush, self._changed, self._show_error)
+
+    def _show_error(self, exc: BaseException) -> None:
+        text = f"update failed: {type(exc).__name__}: {exc}"
+        if text != self.error:
+            self.error = text[:300]
 
     # --- flushing (runtime loop) -------------------------------------------------------
 
