@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import socket
 import ssl
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -322,6 +323,8 @@ def _connect_error(exc: httpx.ConnectError, url: str) -> ConnectError:
     while seen is not None:
         if isinstance(seen, ConnectionRefusedError):
             return ConnectError(f"connection refused by {host} (is the server running?)")
+        if isinstance(seen, socket.gaierror):  # no such name, or no DNS at all (offline)
+            return ConnectError(f"cannot resolve host {urlsplit(url).hostname!r}")
         seen = seen.__cause__ or seen.__context__
     if "refused" in text.lower():
         return ConnectError(f"connection refused by {host} (is the server running?)")
