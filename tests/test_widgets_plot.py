@@ -88,3 +88,22 @@ def test_plot_rejects_bad_arguments(
     c = ticker(server, rate=1)
     with pytest.raises(ValueError, match=match):
         c.plot(*args, **options)
+
+
+def test_matplotlib_plot_never_touches_pyplot(server: Server) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time, rtnb\n"
+        f"c = rtnb.connect('ws', {server.url_for('/ws/ticker?rate=50')!r}).wait_open(10)\n"
+        "p = c.plot('price', by='symbol')\n"
+        "deadline = time.time() + 20\n"
+        "while p.frames < 3 and time.time() < deadline: time.sleep(0.05)\n"
+        "c.close()\n"
+        "print(p.frames >= 3, 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["True", "False"]
