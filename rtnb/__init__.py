@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .connection import Connection, connect, connections, get_connection
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from .server import Server
 
 __version__ = "0.1.0"
+
+# A library only logs; the application decides where it goes. Without this,
+# a warning logged on the background loop would land in whichever cell runs.
+logging.getLogger("rtnb").addHandler(logging.NullHandler())
 
 __all__ = [
     "Backoff",
