@@ -230,6 +230,8 @@ def _os_error_text(exc: OSError, url: str) -> str:
     host = urlsplit(url).netloc
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused by {host} (is the server running?)"
+    if isinstance(exc, ConnectionResetError):
+        return f"connection reset by {host} during the handshake"
     if exc.__class__.__name__ == "gaierror" or "Name or service not known" in str(exc):
         return f"cannot resolve host {urlsplit(url).hostname!r}"
     return f"{type(exc).__name__}: {exc}"
