@@ -37,13 +37,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection
 
 from .. import jsonfast, signaling
 from ..comparestats import PAYLOAD_LIMITS, lab_payload
 from ..sse_format import encode_event, encode_retry
 from ..ticker import Pacer
-from ..transports.webrtc import HIGH_WATER, CandidateQueue, close_peer
+from ..transports.webrtc import HIGH_WATER
+from .answerer import AnsweringPeer
 from .config import Endpoint, ServerConfig
 from .ws_handlers import open_ws, query_float
 
@@ -311,47 +312,16 @@ async def lab_sse(request: web.Request) -> web.StreamResponse:
 # --- /lab/webrtc ------------------------------------------------------------------------
 
 
-class _LabPeer:
+class _LabPeer(AnsweringPeer):
     """The server's peer for one signaling socket: answers, streams on the channel, echoes."""
 
+    name = "lab"
+
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, plan: LabPlan) -> None:
+        super().__init__(ws)
         self.request = request
-        self.ws = ws
         self.plan = plan
-        self.pc: RTCPeerConnection | None = None
-        self.remote_set = False
-        self.candidates = CandidateQueue()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.signal_bytes = 0
-
-    async def say(self, message: dict[str, Any]) -> None:
-        if not self.ws.closed:
-            text = signaling.dumps(message)
-            self.signal_bytes += len(text)
-            await self.ws.send_str(text)
-
-    async def handle(self, sig: signaling.Signal) -> None:
-        if sig.type == "offer":
-            await self.answer(sig)
-        elif sig.type == "candidate" and self.pc is not None:
-            with contextlib.suppress(ValueError):
-                await self.candidates.add(self.pc, sig.candidate, self.remote_set)
-
-    async def answer(self, sig: signaling.Signal) -> None:
-        assert sig.sdp is not None
-        await self.reset()
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.on("datachannel", self.on_channel)
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
-            self.remote_set = True
-            await self.candidates.flush(pc)
-            await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:
-            await self.reset()
-            await self.say(signaling.error(f"the lab refused the offer: {exc!r}"[:300]))
-            return
-        await self.say(signaling.description("answer", pc.localDescription.sdp))
 
     def on_channel(self, ch: RTCDataChannel) -> None:
         ch.bufferedAmountLowThreshold = LAB_HIGH_WATER // 4
@@ -417,16 +387,9 @@ class _LabPeer:
             await asyncio.sleep(0.02)
 
     async def reset(self) -> None:
-        tasks = [t for t in self.tasks if t is not asyncio.current_task()]
-        for task in tasks:
+        for task in [t for t in self.tasks if t is not asyncio.current_task()]:
             task.cancel()
-        await self.candidates.aclose()
-        pc, self.pc = self.pc, None
-        self.remote_set = False
-        await close_peer(pc)
-
-    async def aclose(self) -> None:
-        await self.reset()
+        await super().reset()
 
 
 async def _dtls_bytes(pc: RTCPeerConnection, settle: bool = False) -> tuple[int, int] | None:
@@ -483,20 +446,9 @@ async def lab_webrtc(request: web.Request) -> web.WebSocketResponse:
     me = _LabPeer(request, ws, plan)
     peers.add(me)
     try:
-        await me.say({"type": "hello", "role": "answer", "peer": "lab"})
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            me.signal_bytes += len(msg.data)
-            try:
-                sig = signaling.parse(msg.data)
-            except ValueError as exc:
-                await me.say(signaling.error(str(exc)))
-                continue
-            await me.handle(sig)
+        await me.run()
     finally:
         peers.discard(me)
-        await me.aclose()
     return ws
 
 

@@ -27,13 +27,12 @@ import time
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCConfiguration
+from aiortc import RTCDataChannel
 
 from .. import jsonfast, signaling
-from ..signaling import Signal
 from ..ticker import Pacer, TickGenerator, parse_symbols
-from ..transports.webrtc import HIGH_WATER, LOW_WATER, CandidateQueue, close_peer
+from ..transports.webrtc import HIGH_WATER, LOW_WATER
+from .answerer import AnsweringPeer
 from .config import Endpoint, ServerConfig
 from .ws_handlers import open_ws
 
@@ -193,58 +192,16 @@ async def relay(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-class _Bot:
+class _Bot(AnsweringPeer):
     """The server's own peer for one signaling socket: answers, echoes, streams ticks."""
 
+    name = "bot"
+
     def __init__(self, ws: web.WebSocketResponse, config: ServerConfig) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.config = config
-        self.pc: RTCPeerConnection | None = None
-        self.remote_set = False
-        self.candidates = CandidateQueue()
         self.streams: dict[RTCDataChannel, asyncio.Task[None]] = {}
         self.skipped = 0
-
-    async def say(self, message: dict[str, Any]) -> None:
-        if not self.ws.closed:
-            await self.ws.send_str(signaling.dumps(message))
-
-    async def handle(self, sig: Signal) -> None:
-        if sig.type == "offer":
-            await self.answer(sig)
-        elif sig.type == "candidate":
-            if self.pc is not None:
-                try:
-                    await self.candidates.add(self.pc, sig.candidate, self.remote_set)
-                except ValueError as exc:
-                    await self.say(signaling.error(str(exc)))
-        elif sig.type == "answer":
-            await self.say(signaling.error("the bot only answers: send it an offer"))
-        elif sig.type == "bye":
-            await self.reset()
-
-    async def answer(self, sig: Signal) -> None:
-        assert sig.sdp is not None
-        await self.reset()
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.on("datachannel", self.on_channel)
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
-            self.remote_set = True
-            await self.candidates.flush(pc)
-            await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:
-            log.info("webrtc bot: refused an offer: %r", exc)
-            await self.reset()
-            text = str(exc).strip().splitlines()
-            await self.say(
-                signaling.error(
-                    f"the bot refused the offer: {type(exc).__name__}"
-                    + (f": {text[0]}" if text else "")
-                )
-            )
-            return
-        await self.say(signaling.description("answer", pc.localDescription.sdp))
 
     def on_channel(self, ch: RTCDataChannel) -> None:
         ch.bufferedAmountLowThreshold = LOW_WATER
@@ -319,10 +276,7 @@ class _Bot:
     async def reset(self) -> None:
         for ch in list(self.streams):
             self.stop_stream(ch)
-        await self.candidates.aclose()
-        pc, self.pc = self.pc, None
-        self.remote_set = False
-        await close_peer(pc)
+        await super().reset()
 
     async def aclose(self) -> None:
         tasks = list(self.streams.values())
@@ -343,22 +297,9 @@ async def bot(request: web.Request) -> web.WebSocketResponse:
     me = _Bot(ws, config)
     bots.add(me)
     try:
-        await me.say({"type": "hello", "role": "answer", "peer": "bot"})
-        async for msg in ws:
-            if msg.type == WSMsgType.BINARY:
-                await me.say(signaling.error("signaling messages are JSON text"))
-                continue
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                sig = signaling.parse(msg.data)
-            except ValueError as exc:
-                await me.say(signaling.error(str(exc)))
-                continue
-            await me.handle(sig)
+        await me.run()
     finally:
         bots.discard(me)
-        await me.aclose()
     return ws
 
 

@@ -1,0 +1,122 @@
+"""A WebRTC peer inside the server that answers offers over one signaling socket.
+
+The bot (``/webrtc/bot``) and the comparison lab's peer (``/lab/webrtc``) are
+both this: they greet, answer each offer (browser or rtnb), take trickled
+candidates, and differ only in what they do with a data channel
+(:meth:`AnsweringPeer.on_channel`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from .. import signaling
+from ..signaling import Signal
+from ..transports.webrtc import CandidateQueue, close_peer
+
+__all__ = ["AnsweringPeer"]
+
+log = logging.getLogger("rtnb.server")
+
+
+class AnsweringPeer:
+    """Answers offers on one signaling socket; subclasses handle the data channels.
+
+    Attributes:
+        name: how the peer calls itself in ``hello`` and error messages.
+        signal_bytes: signaling text sent and received (for the lab's overhead).
+    """
+
+    name = "peer"
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.pc: RTCPeerConnection | None = None
+        self.remote_set = False
+        self.candidates = CandidateQueue()
+        self.signal_bytes = 0
+
+    async def run(self) -> None:
+        """Greet, then handle each signaling message until the socket closes."""
+        try:
+            await self.say({"type": "hello", "role": "answer", "peer": self.name})
+            async for msg in self.ws:
+                if msg.type == WSMsgType.BINARY:
+                    await self.say(signaling.error("signaling messages are JSON text"))
+                    continue
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                self.signal_bytes += len(msg.data)
+                try:
+                    sig = signaling.parse(msg.data)
+                except ValueError as exc:
+                    await self.say(signaling.error(str(exc)))
+                    continue
+                await self.handle(sig)
+        finally:
+            await self.aclose()
+
+    async def say(self, message: dict[str, Any]) -> None:
+        """Send one signaling message (if the socket is still open)."""
+        if not self.ws.closed:
+            text = signaling.dumps(message)
+            self.signal_bytes += len(text)
+            await self.ws.send_str(text)
+
+    async def handle(self, sig: Signal) -> None:
+        """Act on one parsed signaling message."""
+        if sig.type == "offer":
+            await self.answer(sig)
+        elif sig.type == "candidate":
+            if self.pc is not None:
+                try:
+                    await self.candidates.add(self.pc, sig.candidate, self.remote_set)
+                except ValueError as exc:
+                    await self.say(signaling.error(str(exc)))
+        elif sig.type == "answer":
+            await self.say(signaling.error(f"the {self.name} only answers: send it an offer"))
+        elif sig.type == "bye":
+            await self.reset()
+
+    async def answer(self, sig: Signal) -> None:
+        """Replace any previous peer connection with one that answers ``sig``."""
+        assert sig.sdp is not None
+        await self.reset()
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.on("datachannel", self.on_channel)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
+            self.remote_set = True
+            await self.candidates.flush(pc)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            log.info("webrtc %s: refused an offer: %r", self.name, exc)
+            await self.reset()
+            text = str(exc).strip().splitlines()
+            await self.say(
+                signaling.error(
+                    f"the {self.name} refused the offer: {type(exc).__name__}"
+                    + (f": {text[0]}" if text else "")
+                )
+            )
+            return
+        await self.say(signaling.description("answer", pc.localDescription.sdp))
+
+    def on_channel(self, ch: RTCDataChannel) -> None:
+        """A data channel the offerer opened; subclasses decide what flows on it."""
+        raise NotImplementedError
+
+    async def reset(self) -> None:
+        """Close the peer connection and forget pending candidates."""
+        await self.candidates.aclose()
+        pc, self.pc = self.pc, None
+        self.remote_set = False
+        await close_peer(pc)
+
+    async def aclose(self) -> None:
+        """Release everything (the signaling socket closed or the server stops)."""
+        await self.reset()
