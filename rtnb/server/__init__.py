@@ -28,6 +28,10 @@ from .security import generate_token, is_loopback_host
 __all__ = ["Server", "proxy_prefix_for", "running_server", "serve"]
 
 log = logging.getLogger("rtnb.server")
+# aiohttp logs a traceback for each malformed request; in a kernel with no logging
+# set up that would print into whichever cell runs. Applications that configure
+# logging still get the records through propagation.
+logging.getLogger("aiohttp.server").addHandler(logging.NullHandler())
 
 _servers: list[Server] = []
 _servers_lock = threading.Lock()
