@@ -89,6 +89,7 @@ def main() -> None:
     rows = []
     rtnb_port, base_port = free_port(), free_port()
     rtnb_cmd = [sys.executable, "-m", "rtnb.cli", "serve", "--port", str(rtnb_port)]
+    rtnb_cmd += ["--max-connections", "2000", "--max-per-client", "2000"]  # all from 127.0.0.1
     base_cmd = [sys.executable, "-m", "benchmarks.baseline_broadcast", str(base_port), str(RATE)]
     with process(rtnb_cmd), process(base_cmd):
         for n in sizes:
@@ -100,11 +101,11 @@ def main() -> None:
                 [
                     n,
                     f"{r[0]:.3f}",
-                    f"{r[1]:.1f}",
-                    f"{r[2]:.1f}",
+                    f"{r[1]:.2f}",
+                    f"{r[2]:.2f}",
                     f"{b[0]:.3f}",
-                    f"{b[1]:.1f}",
-                    f"{b[2]:.1f}",
+                    f"{b[1]:.2f}",
+                    f"{b[2]:.2f}",
                 ]
             )
     print(f"Fan-out at {RATE:g} Hz per client over {seconds:g} s; {machine()}")

@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="require this token (generated when binding beyond loopback)")
     p.add_argument("--tls", action="store_true", help="serve https/wss with a self-signed cert")
     p.add_argument("--seed", type=int, default=42, help="seed of the tick random walk")
+    p.add_argument(
+        "--max-connections", type=int, default=1000, help="connections in total (default 1000)"
+    )
+    p.add_argument(
+        "--max-per-client",
+        type=int,
+        default=200,
+        help="connections from one address (default 200)",
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser(
@@ -268,7 +277,15 @@ def _serve(args: argparse.Namespace) -> int:
     from .errors import ServerError
 
     try:
-        srv = serve(args.host, args.port, args.token, tls=args.tls, seed=args.seed)
+        srv = serve(
+            args.host,
+            args.port,
+            args.token,
+            tls=args.tls,
+            seed=args.seed,
+            max_connections=args.max_connections,
+            max_connections_per_client=args.max_per_client,
+        )
     except ServerError as exc:
         print(f"rtnb serve: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,17 @@ from rtnb.server import Server
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 CHROMIUM = "/usr/bin/chromium"
+#: Flags that let Debian's Chromium run headless here without reaching outside.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 IN_NETNS = os.environ.get("RTNB_IN_NETNS") == "1"
 
 

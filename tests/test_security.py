@@ -28,7 +28,7 @@ from rtnb.server import Server
 from rtnb.server.app import SOCKETS
 from rtnb.server.webrtc_handlers import BOTS
 
-from .conftest import CHROMIUM, require_netns
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns
 from .faultproxy import FaultProxy
 
 
@@ -210,14 +210,7 @@ window.result = new Promise((resolve) => {
 </script>"""
 
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_FLAGS,
     # a hostile site that resolves to this machine: its origin is not localhost
     "--host-resolver-rules=MAP evil.test 127.0.0.1",
 ]

@@ -15,20 +15,11 @@ import pytest
 import rtnb
 from rtnb.server import Server
 
-from .conftest import CHROMIUM, require_netns
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns
 
 pytestmark = pytest.mark.browser
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = [*CHROMIUM_FLAGS]
 
 
 @pytest.fixture

@@ -21,20 +21,11 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import CHROMIUM, ROOT, free_port, require_netns
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, free_port, require_netns
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = [*CHROMIUM_FLAGS]
 
 CELLS = [
     "import rtnb\n"

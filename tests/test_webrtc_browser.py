@@ -19,19 +19,12 @@ import pytest
 import rtnb
 from rtnb.server import Server
 
-from .conftest import CHROMIUM, require_netns
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns
 
 pytestmark = [pytest.mark.webrtc, pytest.mark.browser]
 
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_FLAGS,
     # Gather loopback host candidates (with the camera/microphone grant below).
     "--allow-loopback-in-peer-connection",
 ]
