@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 import rtnb
 
 from .conftest import free_port
@@ -47,3 +49,25 @@ def test_rtnb_serve_reports_a_busy_port() -> None:
         srv.stop()
     assert proc.returncode == 1
     assert "cannot listen" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_rtnb_serve_limits_from_the_command_line() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtnb.cli", "serve", "--port", str(port), "--max-per-client", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        url = f"ws://127.0.0.1:{port}/ws/echo"
+        first = rtnb.connect("ws", url).wait_open(10)
+        second = rtnb.connect("ws", url, reconnect=False)
+        with pytest.raises(rtnb.ConnectError, match="429"):
+            second.wait_open(10)
+        first.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
