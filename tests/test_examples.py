@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,6 +24,23 @@ def binder_python() -> str:
     if not python.exists():
         pytest.fail(f"no Binder environment at {venv}: run scripts/build-binder-env")
     return str(python)
+
+
+def test_the_binder_environment_matches_binder_files() -> None:
+    """The environment the notebooks run in was built from today's binder/ files."""
+    venv = Path(binder_python()).parent.parent
+    stamp = venv / ".rtnb-binder-stamp"
+    parts = [ROOT / "binder" / "requirements.txt", ROOT / "binder" / "postBuild"]
+    want = hashlib.sha256(b"".join(p.read_bytes() for p in [*parts, ROOT / "pyproject.toml"]))
+    assert stamp.exists(), "run scripts/build-binder-env"
+    assert stamp.read_text().strip() == want.hexdigest(), "stale: run scripts/build-binder-env"
+    proc = subprocess.run(
+        [binder_python(), "-c", "import rtnb, jupyter_server_proxy, jupyterlab; print('ok')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
 
 
 def test_there_are_numbered_examples() -> None:
