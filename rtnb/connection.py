@@ -265,7 +265,8 @@ class Connection:
             return
         self._state = state
         if self._open_event is not None:
-            if state == "open":
+            # Set on final states too, so a send() waiting to open wakes and says why.
+            if state == "open" or state in FINAL_STATES:
                 self._open_event.set()
             else:
                 self._open_event.clear()
@@ -526,6 +527,8 @@ class Connection:
                 raise ConnectTimeout(
                     f"cannot send: {self._why_not_open()} (waited {timeout} s to open)"
                 ) from None
+            if self._state in FINAL_STATES:
+                raise ConnectionClosed(self._why_not_open())
         return await self._send_now(payload)
 
     async def _send_now(self, payload: str | bytes) -> Message:

@@ -161,6 +161,25 @@ def test_first_connect_failure_without_reconnect_fails_at_once() -> None:
         c.send("x", timeout=1)
 
 
+def test_send_waiting_to_open_ends_when_the_connection_closes() -> None:
+    import asyncio
+
+    from rtnb.runtime import get_runtime
+
+    url = f"ws://127.0.0.1:{free_port()}/ws/echo"
+    c = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.1})
+
+    async def scenario() -> None:
+        sending = asyncio.ensure_future(c.asend("never", timeout=5))
+        await asyncio.sleep(0.2)  # the send is now waiting for an open that never comes
+        assert not sending.done()
+        await c.aclose()
+        with pytest.raises(ConnectionClosed, match="closed"):
+            await sending
+
+    get_runtime().run(scenario(), timeout=20)
+
+
 def test_dead_server_means_reconnecting_not_a_traceback() -> None:
     url = f"ws://127.0.0.1:{free_port()}/ws/echo"
     c = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.1})
