@@ -11,8 +11,8 @@ Cells tagged ``needs-internet`` are not executed (they reach public APIs).
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
@@ -31,7 +31,9 @@ def main(path: str, output: str | None = None) -> int:
         nb,
         timeout=180,
         kernel_name="python3",
-        resources={"metadata": {"path": str(Path(path).parent)}},
+        # the kernel works in a scratch folder, so files a notebook writes
+        # (exercises save results) never land in the checkout
+        resources={"metadata": {"path": tempfile.mkdtemp(prefix="rtnb-nb-")}},
         allow_errors=True,
     )
     t0 = time.monotonic()
