@@ -103,6 +103,10 @@ class Runtime:
         try:
             return fut.result(timeout)
         except concurrent.futures.TimeoutError:
+            # Since 3.11 this is the builtin TimeoutError, which the coroutine may
+            # raise itself (ConnectTimeout, RecvTimeout): pass that one through.
+            if fut.done():
+                return fut.result()
             fut.cancel()
             raise TimeoutError(f"timed out after {timeout} s") from None
 

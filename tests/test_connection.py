@@ -180,6 +180,13 @@ def test_send_waiting_to_open_ends_when_the_connection_closes() -> None:
     get_runtime().run(scenario(), timeout=20)
 
 
+def test_send_that_cannot_open_in_time_says_so() -> None:
+    url = f"ws://127.0.0.1:{free_port()}/ws/echo"
+    c = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.1})
+    with pytest.raises(ConnectTimeout, match=r"cannot send: .* \(waited 0.3 s to open\)"):
+        c.send("x", timeout=0.3)
+
+
 def test_dead_server_means_reconnecting_not_a_traceback() -> None:
     url = f"ws://127.0.0.1:{free_port()}/ws/echo"
     c = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.1})

@@ -37,6 +37,18 @@ def test_run_propagates_exceptions_and_times_out() -> None:
         runtime.run(slow(), timeout=0.05)
 
 
+def test_run_keeps_a_timeout_error_raised_by_the_coroutine() -> None:
+    from rtnb.errors import RecvTimeout
+
+    async def own_timeout() -> None:
+        raise RecvTimeout("no message within 1 s")
+
+    with pytest.raises(RecvTimeout, match="no message within 1 s"):
+        runtime.run(own_timeout(), timeout=5)
+    with pytest.raises(RecvTimeout, match="no message within 1 s"):
+        runtime.run(own_timeout())
+
+
 def test_arun_from_another_event_loop() -> None:
     async def on_rtnb() -> bool:
         return runtime.in_loop_thread()
