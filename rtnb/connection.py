@@ -274,7 +274,7 @@ class Connection:
             self._state_cond.notify_all()
         if state in FINAL_STATES:
             self.log._wake()
-        for fn in list(self._state_listeners):
+        for fn in self._state_listeners:
             try:
                 fn(self, state)
             except Exception:
@@ -481,9 +481,16 @@ class Connection:
         return unsubscribe
 
     def on_state(self, fn: Callable[[Connection, State], None]) -> Callable[[], None]:
-        """Call ``fn(connection, state)`` on each state change; returns an unsubscriber."""
-        self._state_listeners.append(fn)
-        return lambda: self._state_listeners.remove(fn)
+        """Call ``fn(connection, state)`` on each state change; returns an unsubscriber.
+
+        ``fn`` runs on the runtime loop. Unsubscribing twice is harmless.
+        """
+        self._state_listeners = [*self._state_listeners, fn]
+
+        def unsubscribe() -> None:
+            self._state_listeners = [f for f in self._state_listeners if f is not fn]
+
+        return unsubscribe
 
     # --- sending ----------------------------------------------------------------------
 

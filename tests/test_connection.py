@@ -265,6 +265,18 @@ def test_on_message_callback_sees_each_message(server: Server) -> None:
     assert seen == ["a", "b"]
 
 
+def test_unsubscribing_twice_is_harmless(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"))
+    states: list[str] = []
+    unsubscribe = c.on_state(lambda _c, s: states.append(s))
+    c.wait_open(10)
+    unsubscribe()
+    unsubscribe()
+    c.on_message(lambda m: None)()
+    c.close()
+    assert "closed" not in states
+
+
 def test_failing_callback_is_counted_not_fatal(server: Server) -> None:
     c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
 
