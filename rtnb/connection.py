@@ -427,9 +427,7 @@ class Connection:
         self.log.append(msg)
         c = self._counters
         c.received += 1
-        c.bytes_in += (
-            len(data) if not isinstance(data, str) or data.isascii() else len(data.encode())
-        )
+        c.bytes_in += msg.size
         c.last_message_at = now
         c.rx_rate.tick(now)
         if self._listeners:

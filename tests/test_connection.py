@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -275,6 +276,23 @@ def test_unsubscribing_twice_is_harmless(server: Server) -> None:
     c.on_message(lambda m: None)()
     c.close()
     assert "closed" not in states
+
+
+def test_bytes_in_counts_any_text_the_transport_hands_over(tmp_path: Path) -> None:
+    # json.loads turns "\\ud800" into a lone surrogate; a replayed (or any) str
+    # payload like that is counted, not a UnicodeEncodeError that ends the stream.
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        '{"ts": 1.0, "direction": "in", "data": "caf\\u00e9"}\n'
+        '{"ts": 1.1, "direction": "in", "data": "x\\ud800y"}\n',
+        encoding="utf-8",
+    )
+    c = rtnb.replay(path, speed=0)
+    got = [c.recv(timeout=5), c.recv(timeout=5)]
+    wait_for(lambda: c.state in ("closed", "failed"))
+    assert c.state == "closed" and c.stats.errors == 0
+    assert [m.size for m in got] == [5, 5]
+    assert c.stats.bytes_in == 10
 
 
 def test_failing_callback_is_counted_not_fatal(server: Server) -> None:
