@@ -311,10 +311,19 @@ class TableRows:
         self.seen = 0
         self.matched = 0
 
-    def add(self, msgs: Iterable[Message]) -> list[dict[str, Any]]:
-        """Take new messages (oldest first); return the new rows still visible."""
+    def add(self, msgs: Iterable[Message], skipped: int = 0) -> list[dict[str, Any]]:
+        """Take new messages (oldest first); return the new rows still visible.
+
+        ``skipped`` counts messages that went by without being passed in (a pull
+        that kept only the newest ``max_rows``); they count as seen, and as
+        matched when there is no filter, so the counters follow the stream.
+        """
         chosen: deque[Message] = deque(maxlen=self.max_rows)
         keep = self.keep
+        if skipped > 0:
+            self.seen += skipped
+            if keep is None:
+                self.matched += skipped
         for msg in msgs:
             self.seen += 1
             if keep is None or keep(msg):

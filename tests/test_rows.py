@@ -137,6 +137,15 @@ def test_table_rows_keeps_only_the_newest_and_discovers_columns() -> None:
     assert t.columns == ["i", "extra.deep", "j"]
 
 
+def test_table_rows_count_skipped_messages_as_seen() -> None:
+    t = TableRows(max_rows=2)
+    t.add(msgs('{"i": 1}', '{"i": 2}'), skipped=98)
+    assert t.seen == 100 and t.matched == 100
+    f = TableRows(max_rows=2, filter="i=1")
+    f.add(msgs('{"i": 1}'), skipped=5)
+    assert f.seen == 6 and f.matched == 1
+
+
 def test_table_rows_fixed_columns_and_filter() -> None:
     t = TableRows(max_rows=5, columns=["price"], filter="symbol=A")
     t.add(msgs('{"symbol": "A", "price": 1}', '{"symbol": "B", "price": 2}', "text"))

@@ -69,6 +69,15 @@ def test_table_pause_resume_and_clear(server: Server) -> None:
     wait_for(lambda: len(t.rows) == 0 or t.rows[0]["seq"] > frozen + 1)
 
 
+def test_table_counts_every_message_of_a_fast_stream(server: Server) -> None:
+    c = ticker(server, rate=2000)
+    t = c.table(max_rows=5)
+    wait_for(lambda: c.stats.received > 500 and t._flusher is not None and t._flusher.flushes > 2)
+    c.close()  # the final update pulls the rest
+    assert t.info["seen"] == t.info["matched"] == c.log.next_seq
+    assert len(t.rows) == 5
+
+
 def test_table_stops_when_its_connection_closes(server: Server) -> None:
     c = ticker(server)
     t = c.table()

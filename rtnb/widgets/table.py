@@ -88,8 +88,10 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         self._model = model
         self._sent = bool(sent)
         log_ = conn.log
-        first, _ = log_.since(log_.first_seq, None if model.keep else max_rows)
-        model.add(m for m in first if self._sent or m.direction == "in")
+        start = log_.first_seq
+        first, _ = log_.since(start, None if model.keep else max_rows)
+        skipped = first[0].seq - start if first else 0
+        model.add((m for m in first if self._sent or m.direction == "in"), skipped)
         self._pos = first[-1].seq + 1 if first else log_.next_seq
         self._meta_seen: set[str] = set()
         self._last_info_sent: dict[str, Any] = {}
@@ -123,11 +125,14 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     def _flush(self) -> None:
         model = self._model
         limit = None if model.keep is not None else model.max_rows
+        before = self._pos
         msgs, self._pos, _missed = pull(self._conn.log, self._pos, limit)
+        # Messages beyond the pull limit (or gone from the log) still count as seen.
+        skipped = self._pos - before - len(msgs)
         if not self._sent:
             msgs = [m for m in msgs if m.direction == "in"]
         cols_before = len(model.columns)
-        new = model.add(msgs)
+        new = model.add(msgs, skipped)
         if len(model.columns) != cols_before:
             self.columns = list(model.columns)
         for row in new:
