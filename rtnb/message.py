@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import threading
 import time
 from collections import deque
@@ -266,8 +267,20 @@ class MessageLog:
         ``missed`` counts messages at or after ``seq`` that already fell off the log.
         ``limit`` keeps only the newest ``limit`` of them (the rest count as skipped,
         not missed). Used by views that pull at a bounded rate.
+
+        Only what is returned is copied, so a view's flush costs what is new,
+        not the size of the log.
         """
-        items = list(self._items)  # a snapshot: the loop thread may append meanwhile
+        items_ = self._items
+        end = self._next_seq
+        size = len(items_)
+        want = end - seq if limit is None else min(end - seq, limit)
+        if 0 <= want < size:
+            tail = list(itertools.islice(reversed(items_), want))
+            if not tail or tail[0].seq == end - 1:  # else: appended meanwhile, copy all
+                tail.reverse()
+                return tail, max(0, end - size - seq)
+        items = list(items_)  # a snapshot: the loop thread may append meanwhile
         end = items[-1].seq + 1 if items else self._next_seq
         first = end - len(items)
         missed = max(0, first - seq)

@@ -158,6 +158,36 @@ def test_since_returns_new_messages_and_counts_missed() -> None:
     assert log.since(8) == ([], 0)
 
 
+def test_since_agrees_with_a_plain_slice_of_the_log() -> None:
+    for bound, count in ((5, 3), (5, 5), (5, 8), (7, 20)):
+        log = MessageLog(max_messages=bound)
+        fill(log, count)
+        stored = [m.seq for m in log]
+        for seq in range(-2, count + 3):
+            for limit in (None, 0, 1, 2, 3, 10):
+                keep = [s for s in stored if s >= seq]
+                if limit is not None:
+                    keep = keep[len(keep) - limit :] if len(keep) > limit else keep
+                msgs, missed = log.since(seq, limit)
+                assert [m.seq for m in msgs] == keep, (bound, count, seq, limit)
+                assert missed == max(0, log.first_seq - seq), (bound, count, seq, limit)
+
+
+def test_since_copies_only_what_it_returns() -> None:
+    import tracemalloc
+
+    log = MessageLog(max_messages=200_000)
+    fill(log, 200_000)
+    tracemalloc.start()
+    try:
+        msgs, missed = log.since(log.next_seq - 5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [m.seq for m in msgs] == list(range(199_995, 200_000)) and missed == 0
+    assert peak < 100_000  # a copy of the whole log would be 1.6 MB of pointers
+
+
 def test_to_pandas_flattens_json_columns() -> None:
     log = MessageLog()
     log.append(Message('{"price": 1.5, "bid": {"size": 3}}'))
