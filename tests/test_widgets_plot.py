@@ -61,6 +61,33 @@ def test_canvas_plot_batches_points(server: Server) -> None:
     assert p._fallback()["image/png"]
 
 
+@pytest.mark.parametrize("backend", ["mpl", "canvas"])
+def test_a_message_arriving_while_a_plot_is_built_is_plotted_once(
+    server: Server, backend: str
+) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    for price in (1, 2, 3):
+        c.send({"price": price})
+        c.recv(timeout=5)
+    since = c.log.since
+
+    def since_with_an_arrival(seq: int, limit: int | None = None) -> object:
+        # The stream goes on while the view reads the stored messages.
+        c.log.since = since  # type: ignore[method-assign]
+        c.log.append(rtnb.Message('{"price": 4}'))
+        return since(seq, limit)
+
+    c.log.since = since_with_an_arrival  # type: ignore[method-assign]
+    p = c.plot("price", backend=backend)
+    assert p._flusher is not None
+    flushes = p._flusher.flushes
+    time.sleep(0.5)  # a few ticks of the view's timer
+    assert p.series.arrays(0)[1].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert p._flusher.flushes == flushes  # nothing new after the snapshot
+    p.close()
+    c.close()
+
+
 def test_plots_stop_when_the_connection_closes(server: Server) -> None:
     c = ticker(server)
     views = [c.plot("price"), c.plot("price", backend="canvas")]

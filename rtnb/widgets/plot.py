@@ -98,10 +98,11 @@ def live_plot(
     return MplPlot(conn, series, rate=rate or 5.0, width=width, height=height, title=label)
 
 
-def _initial_messages(conn: Connection, series: Series) -> None:
-    log_ = conn.log
-    msgs, _ = log_.since(log_.first_seq, None)
+def _initial_messages(conn: Connection, series: Series) -> int:
+    """Add the stored messages to ``series``; return the log position after them."""
+    msgs, pos, _missed = pull(conn.log, conn.log.first_seq)
     series.add(msgs)
+    return pos
 
 
 # --- matplotlib ------------------------------------------------------------------------
@@ -257,8 +258,7 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
         self.series = series
         series.track_new = False  # this backend redraws whole lines: no deltas needed
         self.renderer = AggRenderer(width, height, title)
-        self._pos = conn.log.next_seq
-        _initial_messages(conn, series)
+        self._pos = _initial_messages(conn, series)
         super().__init__(
             value=self.renderer.render(series),
             format="png",
@@ -348,8 +348,7 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         title: str = "",
     ) -> None:
         self.series = series
-        self._pos = conn.log.next_seq
-        _initial_messages(conn, series)
+        self._pos = _initial_messages(conn, series)
         series.take_new()
         self._fallback_renderer: AggRenderer | None = None
         self._size = (width, height)
