@@ -35,6 +35,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from .connection import connect, connections, get_connection
 from .errors import RTError
+from .sendtext import looks_like_json
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -89,13 +90,14 @@ def parse_header(text: str) -> tuple[str, str]:
 def check_json(text: str, what: str = "payload") -> str:
     """Return ``text``; when it looks like JSON (starts with ``{`` or ``[``) it must parse.
 
+    The same rule as the panel's send box (:mod:`rtnb.sendtext`).
+
     Raises:
         ValueError: naming where the JSON is broken.
     """
-    stripped = text.strip()
-    if stripped[:1] in ("{", "["):
+    if looks_like_json(text):
         try:
-            json.loads(stripped)
+            json.loads(text)
         except ValueError as exc:
             raise ValueError(f"{what} looks like JSON but does not parse: {exc}") from None
     return text

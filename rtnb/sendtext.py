@@ -1,6 +1,7 @@
 """What a send box's text means: JSON-looking input must parse, anything else is sent as text.
 
-Pure, shared by the connection panel and the ``%rt_send`` magic.
+Pure. The connection panel uses :func:`parse_send_text`; the ``%rt_send`` magic
+and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_json``.
 
     >>> parse_send_text('{"type": "subscribe", "channel": "AAPL"}')
     ('{"type": "subscribe", "channel": "AAPL"}', None)

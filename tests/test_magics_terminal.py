@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rtnb.magics import check_json, complete, parse_header
+from rtnb.sendtext import parse_send_text
 
 
 def ipython(code: str, tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -152,6 +153,18 @@ def test_pure_argument_helpers() -> None:
     assert check_json("plain text {") == "plain text {"
     with pytest.raises(ValueError, match="looks like JSON"):
         check_json('{"a": }')
+
+
+@pytest.mark.parametrize("text", ["hi", " {bad", "\n[1, 2]", "[1,", '{"a": 1}  ', "x {"])
+def test_send_magic_and_panel_agree_on_what_must_parse(text: str) -> None:
+    _, panel_error = parse_send_text(text)
+    try:
+        check_json(text)
+    except ValueError:
+        magic_error = True
+    else:
+        magic_error = False
+    assert magic_error == (panel_error is not None)
 
 
 def test_docstring_examples() -> None:
