@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 import rtnb
 from rtnb.errors import ConnectError, ServerError
 from rtnb.server import Server, running_server
+from rtnb.server.app import CLIENTS
 
 from .conftest import free_port
 
@@ -211,3 +213,52 @@ def test_stop_closes_clients_with_going_away() -> None:
         time.sleep(0.02)
     assert c.state == "closed"
     assert "1001" in (c.stats.last_error or "")
+
+
+def _silent_ws_client(port: int, path: str) -> socket.socket:
+    """A raw WebSocket client that completes the handshake and then never reads."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    return s
+
+
+def test_stop_does_not_hang_on_a_client_that_never_reads() -> None:
+    srv = rtnb.serve()
+    silent = _silent_ws_client(srv.port, "/ws/ticker?rate=0")
+    try:
+        deadline = time.monotonic() + 10
+        while sum(srv._app[CLIENTS].values()) < 1 and time.monotonic() < deadline:  # type: ignore[index]
+            time.sleep(0.05)
+        time.sleep(0.5)  # the ticker fills the socket buffers and waits to drain
+        srv.stop(timeout=10)  # raised TimeoutError when close() waited for the drain
+        assert not srv.running
+    finally:
+        silent.close()
+
+
+def test_a_chat_client_that_never_reads_again_is_cut() -> None:
+    srv = rtnb.serve(send_queue=8)
+    silent = _silent_ws_client(srv.port, "/ws/chat")
+
+    async def flood() -> None:
+        async with ws_connect(srv.url_for("/ws/chat")) as sender:
+            for _ in range(400):
+                await sender.send("y" * 60_000)
+            await asyncio.sleep(0.2)
+
+    try:
+        asyncio.run(flood())
+        # the dropped client's close handshake cannot drain: its connection is cut,
+        # so its handler ends and its slot is free again
+        clients = srv._app[CLIENTS]  # type: ignore[index]
+        deadline = time.monotonic() + 10
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not clients
+    finally:
+        silent.close()
+        srv.stop()

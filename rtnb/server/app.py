@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, web
 from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
 from .config import Endpoint, ServerConfig
 from .security import origin_allowed, token_from_request, token_matches
+from .ws_handlers import close_ws
 
 __all__ = ["CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
 
@@ -19,7 +20,7 @@ log = logging.getLogger("rtnb.server")
 
 CONFIG = web.AppKey("rtnb_config", ServerConfig)
 ENDPOINTS = web.AppKey("rtnb_endpoints", list[Endpoint])
-SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakSet[web.WebSocketResponse])
+SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request])
 TASKS = web.AppKey("rtnb_tasks", set[asyncio.Task[None]])
 CLIENTS = web.AppKey("rtnb_clients", dict[str, int])
 
@@ -71,10 +72,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def _close_streams(app: web.Application) -> None:
-    live: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
-    sockets = list(live)
+    live: weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request] = app[SOCKETS]
+    sockets = list(live.items())
     await asyncio.gather(
-        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        *(
+            close_ws(ws, request, WSCloseCode.GOING_AWAY, b"server shutdown")
+            for ws, request in sockets
+        ),
         return_exceptions=True,
     )
     current = asyncio.current_task()
@@ -90,7 +94,7 @@ def build_app(config: ServerConfig) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=config.max_message_size)
     app[CONFIG] = config
     app[ENDPOINTS] = []
-    app[SOCKETS] = weakref.WeakSet()
+    app[SOCKETS] = weakref.WeakKeyDictionary()
     app[TASKS] = set()
     app[CLIENTS] = {}
     for module in (

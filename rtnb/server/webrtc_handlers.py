@@ -34,7 +34,7 @@ from ..ticker import Pacer, TickGenerator, parse_symbols
 from ..transports.webrtc import HIGH_WATER, LOW_WATER
 from .answerer import AnsweringPeer
 from .config import Endpoint, ServerConfig
-from .ws_handlers import open_ws
+from .ws_handlers import close_ws, open_ws
 
 __all__ = ["setup"]
 
@@ -60,12 +60,14 @@ def _config(request: web.Request) -> ServerConfig:
 class _Peer:
     """One signaling socket with a bounded outbox drained in order by its own task."""
 
-    def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, limit: int) -> None:
         self.ws = ws
+        self.request = request
         self.outbox: asyncio.Queue[str] = asyncio.Queue(limit)
         self.writer = asyncio.get_running_loop().create_task(
             self._drain(), name="rtnb-webrtc-relay-writer"
         )
+        self.closer: asyncio.Task[None] | None = None
 
     def offer(self, text: str) -> bool:
         """Queue a message; False when the peer cannot keep up (it is then closed)."""
@@ -73,9 +75,10 @@ class _Peer:
             self.outbox.put_nowait(text)
             return True
         except asyncio.QueueFull:
-            asyncio.get_running_loop().create_task(
-                self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
-            )
+            if self.closer is None:
+                self.closer = asyncio.get_running_loop().create_task(
+                    close_ws(self.ws, self.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
+                )
             return False
 
     async def _drain(self) -> None:
@@ -157,7 +160,7 @@ async def relay(request: web.Request) -> web.WebSocketResponse:
             f"room {name!r} is full ({config.room_size} peers); pick another room",
             WSCloseCode.POLICY_VIOLATION,
         )
-    me = _Peer(ws, config.send_queue)
+    me = _Peer(ws, request, config.send_queue)
     room.join(me)
     try:
         async for msg in ws:

@@ -36,8 +36,30 @@ async def open_ws(request: web.Request, **kwargs: Any) -> web.WebSocketResponse:
         max_msg_size=config.max_message_size, heartbeat=config.heartbeat, **kwargs
     )
     await ws.prepare(request)
-    request.app[sockets_key].add(ws)
+    request.app[sockets_key][ws] = request
     return ws
+
+
+#: How long a closing handshake may take before the connection is cut.
+CLOSE_TIMEOUT = 2.0
+
+
+async def close_ws(
+    ws: web.WebSocketResponse,
+    request: web.Request,
+    code: int,
+    message: bytes,
+    timeout: float = CLOSE_TIMEOUT,
+) -> None:
+    """Close ``ws``, cutting the TCP connection when the client does not read or answer.
+
+    A plain ``ws.close()`` waits for the socket to drain, without limit: a
+    client that stopped reading would hold it (and a shutdown) forever.
+    """
+    try:
+        await asyncio.wait_for(ws.close(code=code, message=message), timeout)
+    except (asyncio.TimeoutError, ConnectionError):
+        cut(request)
 
 
 def query_float(request: web.Request, name: str, default: float, lo: float, hi: float) -> float:
@@ -111,15 +133,16 @@ class _ChatClient:
     def __init__(
         self,
         ws: web.WebSocketResponse,
+        request: web.Request,
         limit: int,
         faults: FaultInjector | None = None,
-        request: web.Request | None = None,
     ) -> None:
         self.ws = ws
         self.faults = faults
         self.request = request
         self.outbox: asyncio.Queue[str | bytes] = asyncio.Queue(limit)
         self.writer = asyncio.get_running_loop().create_task(self._drain())
+        self.closer: asyncio.Task[None] | None = None
 
     def offer(self, data: str | bytes) -> bool:
         """Queue a message; False (and the client is dropped) when it cannot keep up."""
@@ -137,7 +160,7 @@ class _ChatClient:
                 done = await deliver(self.faults, ws.send_str, data)
             else:
                 done = await deliver(self.faults, ws.send_bytes, data)
-            if done and self.request is not None:
+            if done:
                 cut(self.request)
                 return
 
@@ -149,7 +172,7 @@ async def chat(request: web.Request) -> web.WebSocketResponse:
     faults = request_faults(request, config.seed)
     ws = await open_ws(request)
     members = request.app[CHAT]
-    me = _ChatClient(ws, config.send_queue, faults, request)
+    me = _ChatClient(ws, request, config.send_queue, faults)
     members.add(me)
     try:
         async for msg in ws:
@@ -161,8 +184,8 @@ async def chat(request: web.Request) -> web.WebSocketResponse:
                 if not other.offer(msg.data):
                     members.discard(other)
                     log.info("chat: dropping a client that cannot keep up")
-                    asyncio.get_running_loop().create_task(
-                        other.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+                    other.closer = asyncio.get_running_loop().create_task(
+                        close_ws(other.ws, other.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
                     )
     finally:
         members.discard(me)
