@@ -661,13 +661,22 @@ class RTMagics(Magics):
         )
 
     def _compare(self, args: Any) -> Any:
+        from pathlib import Path
+
         from .compare import compare
 
+        if args.json:  # find out before a run of many seconds, not after it
+            folder = Path(args.json).expanduser().parent
+            if not folder.is_dir():
+                raise ValueError(f"cannot write {args.json!r}: there is no folder {str(folder)!r}")
         protocols = args.protocols or ("ws", "sse", "webrtc")
         progress = None if args.quiet else (lambda step: print(f"measuring {step}", flush=True))
         result = compare(args.duration, args.rate, args.size, protocols, progress=progress)
         if args.json:
-            print(f"saved to {result.to_json(args.json)}")
+            try:
+                print(f"saved to {result.to_json(Path(args.json).expanduser())}")
+            except OSError as exc:  # the measurements are still returned
+                print(f"rt_compare: cannot write {args.json!r}: {exc.strerror}", file=sys.stderr)
         return result
 
 

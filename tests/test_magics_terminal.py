@@ -96,6 +96,21 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
     assert err[5].startswith("usage: %rt_send NAME PAYLOAD")
 
 
+def test_compare_refuses_a_json_path_it_cannot_write_before_running(tmp_path: Path) -> None:
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "r = %rt_compare ws --duration 0.2 --json nodir/lab.json",
+            "print('result', r)",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    assert "measuring" not in p.stdout and "result None" in p.stdout
+    assert p.stderr.splitlines()[0] == (
+        "rt_compare: cannot write 'nodir/lab.json': there is no folder 'nodir'"
+    )
+
+
 def test_help_shows_usage_with_examples(tmp_path: Path) -> None:
     p = ipython("%load_ext rtnb\n%rt_connect?", tmp_path)
     assert "%rt_connect ws /ws/ticker?rate=5 --name tick" in p.stdout
