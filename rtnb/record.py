@@ -53,6 +53,7 @@ class Recorder:
         path: the file written.
         written: messages written so far.
         missed: messages that fell off the log before they could be written.
+        error: why recording stopped on its own (a write failed), else ``None``.
 
     Example:
         >>> rec = c.record("ticks.jsonl")     # doctest: +SKIP
@@ -93,6 +94,7 @@ class Recorder:
         self._inflight: list[Message] = []
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self.error: str | None = None
         self.started = time.time()
         rt = get_runtime()
         rt.register(self)
@@ -114,7 +116,22 @@ class Recorder:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception as exc:  # disk full, file gone: stop and say why
+                self._fail(exc)
+                return
+
+    def _fail(self, exc: Exception) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        log.warning("rtnb: recording of %s stopped: %s", self.conn.name, self.error)
+        self._stopped = True
+        with self._write_lock:
+            f, self._file = self._file, None
+        if f is not None:
+            with contextlib.suppress(OSError, ValueError):  # its buffer cannot be written either
+                f.close()
+        self.conn._detach_view(self)
 
     def _take(self) -> list[Message]:
         log = self.conn.log
@@ -225,7 +242,8 @@ class Recorder:
         """One line: what is recorded where, and how much."""
         state = "recording" if self.running else "stopped"
         line = f"{state} {self.conn.name} -> {self.path}: {self.written} message(s) written"
-        return line + (f", {self.missed} missed" if self.missed else "")
+        line += f", {self.missed} missed" if self.missed else ""
+        return line + (f" (failed: {self.error})" if self.error else "")
 
     def __repr__(self) -> str:
         return f"<rtnb.Recorder {self.summary()}>"

@@ -107,6 +107,22 @@ def test_a_recorder_that_falls_behind_counts_what_it_missed(server: Server, tmp_
     assert seqs == sorted(set(seqs))
 
 
+def test_a_recorder_whose_writes_fail_stops_and_says_why(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    write_recording(tmp_path / "src.jsonl", ["a", "b", "c"], 0.0)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=0)
+    drain(c)
+    rec = c.record("/dev/full", include_existing=True, interval=0.05)
+    deadline = time.monotonic() + 10
+    while rec.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not rec.running
+    assert rec.error is not None and "No space left" in rec.error
+    assert "failed: OSError" in rec.summary()
+    rec.stop()  # quiet: the failure was already reported
+
+
 def test_recorder_refuses_bad_arguments(server: Server, tmp_path: Path) -> None:
     c = rtnb.connect("ws", server.url_for("/ws/echo"))
     with pytest.raises(ValueError, match="cannot write the recording"):
