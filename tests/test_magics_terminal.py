@@ -111,6 +111,21 @@ def test_compare_refuses_a_json_path_it_cannot_write_before_running(tmp_path: Pa
     )
 
 
+def test_closing_a_connection_does_not_print_its_views_again(tmp_path: Path) -> None:
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "%rt_serve",
+            "%rt_connect ws /ws/echo --name e --quiet",
+            "%rt_table e",
+            "%rt_close e",
+            "%rt_stop",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    assert p.stdout.count("<LiveTable e:") == 1, p.stdout + p.stderr
+
+
 def test_help_shows_usage_with_examples(tmp_path: Path) -> None:
     p = ipython("%load_ext rtnb\n%rt_connect?", tmp_path)
     assert "%rt_connect ws /ws/ticker?rate=5 --name tick" in p.stdout

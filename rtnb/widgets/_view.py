@@ -34,6 +34,16 @@ _live: dict[int, LiveView] = {}
 _live_lock = threading.Lock()
 
 
+def in_kernel() -> bool:
+    """True in a Jupyter kernel; False in a terminal IPython or plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def live_views() -> list[LiveView]:
     """The views that are updating now, oldest first."""
     with _live_lock:
@@ -177,6 +187,8 @@ class LiveView:
 
         display_id = uuid.uuid4().hex
         display(self._bundle(), raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+        if not in_kernel():
+            return  # a terminal prints an update as one more output: nothing to refresh
         self._displays.append(display_id)
         del self._displays[:-8]
 

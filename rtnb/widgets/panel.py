@@ -22,7 +22,7 @@ import traitlets
 from ..display import STATE_COLOURS, connection_html
 from ..runtime import get_runtime
 from ..sendtext import parse_send_text
-from ._view import LiveView
+from ._view import LiveView, in_kernel
 from .flusher import check_rate
 from .table import LiveTable
 
@@ -215,22 +215,13 @@ def _counters(conn: Connection) -> dict[str, Any]:
     }
 
 
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def display_connection(conn: Connection) -> None:
     """Show ``conn``: the live panel in a Jupyter kernel, the one-line summary in a terminal.
 
     The panel's output also carries ``text/plain`` and ``text/html`` summaries, so
     nbconvert and notebooks saved without widget state stay readable.
     """
-    if not _in_kernel():
+    if not in_kernel():
         print(conn.summary())
         return
     panel = ConnectionPanel(conn)
