@@ -76,8 +76,9 @@ class SSEParser:
         last_event_id: the spec's "last event ID string", to send as ``Last-Event-ID``.
         retry: the latest ``retry:`` value in milliseconds, or ``None``.
         ignored_lines: lines with a field name the spec does not define, or a bad
-            ``retry:`` / ``id:`` value (the spec ignores them; a high count means the
-            response is probably not an event stream).
+            ``retry:`` (not digits, or over 18 of them) / ``id:`` value (the spec
+            ignores them; a high count means the response is probably not an
+            event stream).
     """
 
     __slots__ = (
@@ -225,7 +226,9 @@ class SSEParser:
                 self._id_buffer = value
                 self._has_id = True
         elif name == "retry":
-            if value.isascii() and value.isdigit():
+            # More than 18 digits (over 30,000 years) is no delay anyone means, and
+            # past 4300 digits int() itself refuses: count it as a bad value.
+            if value.isascii() and value.isdigit() and len(value) <= 18:
                 self.retry = int(value)
             else:
                 self.ignored_lines += 1

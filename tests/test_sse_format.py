@@ -56,6 +56,12 @@ def test_leading_bom_is_skipped_once() -> None:
     assert events[0].data == "a"
 
 
+def test_absurdly_long_retry_is_ignored_not_an_error() -> None:
+    events, p = parse_all("retry: 250\n\nretry: " + "9" * 5000 + "\ndata: still here\n\n")
+    assert [e.data for e in events] == ["still here"]
+    assert p.retry == 250 and p.ignored_lines == 1
+
+
 def test_retry_only_block_dispatches_nothing() -> None:
     events, p = parse_all("retry: 2500\n\n")
     assert events == []
