@@ -12,6 +12,7 @@ import pytest
 
 import rtnb
 from rtnb.server import Server
+from rtnb.server.app import CLIENTS
 from rtnb.sse_format import SSEEvent, SSEParser
 
 
@@ -114,6 +115,41 @@ def test_heartbeat_comments_on_an_idle_stream() -> None:
                     break
         assert sum(1 for line in seen if line.startswith("data:")) == 1
         assert sum(1 for line in seen if line == ": heartbeat") >= 2
+    finally:
+        srv.stop()
+
+
+def test_clock_sends_heartbeats_between_slow_events() -> None:
+    srv = rtnb.serve(heartbeat=0.1)
+    try:
+        url = srv.url_for("/sse/clock?interval=3600")
+        seen: list[str] = []
+        with httpx.stream("GET", url, timeout=10) as resp:
+            for line in resp.iter_lines():
+                seen.append(line)
+                if seen.count(": heartbeat") >= 2:
+                    break
+        assert sum(1 for line in seen if line.startswith("data:")) == 1
+    finally:
+        srv.stop()
+
+
+def test_clock_client_that_leaves_frees_its_slot_before_the_next_event() -> None:
+    srv = rtnb.serve()
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"GET /sse/clock?interval=3600 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(10)
+        got = b""
+        while b"data:" not in got:
+            got += s.recv(4096)
+        clients = srv._app[CLIENTS]  # type: ignore[index]
+        assert sum(clients.values()) == 1
+        s.close()
+        deadline = time.monotonic() + 10
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not clients  # the handler ended, not an hour later
     finally:
         srv.stop()
 

@@ -38,6 +38,8 @@ DEFAULT_RETRY_MS = 1000
 WRITE_TIMEOUT = 30.0
 #: Largest chunk of history written at once.
 CHUNK_EVENTS = BATCH
+#: How often a handler waiting between events looks whether its client left (seconds).
+CLIENT_CHECK = 0.5
 
 
 def _config(request: web.Request) -> ServerConfig:
@@ -99,6 +101,22 @@ def _gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+async def _sleep_while_connected(request: web.Request, seconds: float) -> bool:
+    """Sleep ``seconds``; False as soon as the client is gone.
+
+    aiohttp does not cancel a handler whose client left, and a write only
+    fails on the next event: without this a long ``interval`` would hold the
+    handler (and the client's connection slot) that long.
+    """
+    deadline = time.monotonic() + seconds
+    while not _gone(request):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, CLIENT_CHECK))
+    return False
+
+
 def _retry_ms(request: web.Request) -> int:
     return int(query_float(request, "retry", DEFAULT_RETRY_MS, 0, 3_600_000))
 
@@ -115,6 +133,7 @@ async def clock(request: web.Request) -> web.StreamResponse:
     interval = query_float(request, "interval", 1.0, 0.01, 3600.0)
     count = int(query_float(request, "count", 0, 0, 1e12))
     faults = request_faults(request, _config(request).seed)
+    heartbeat = _config(request).heartbeat
     resp = await open_stream(request, _retry_ms(request))
     sent = 0
     try:
@@ -127,7 +146,17 @@ async def clock(request: web.Request) -> web.StreamResponse:
             sent += 1
             if count and sent >= count:
                 break
-            await asyncio.sleep(interval)
+            last_write = time.monotonic()
+            next_event = last_write + interval
+            while (now_m := time.monotonic()) < next_event:
+                if heartbeat and now_m - last_write >= heartbeat:
+                    await _write(resp, encode_comment("heartbeat"))
+                    last_write = now_m
+                nap = next_event - now_m
+                if heartbeat:
+                    nap = min(nap, last_write + heartbeat - now_m)
+                if not await _sleep_while_connected(request, nap):
+                    return resp
     except (ConnectionError, asyncio.TimeoutError):
         pass
     return resp
