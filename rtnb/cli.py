@@ -27,6 +27,39 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0-65535 (0 = any free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {port}")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``rtnb`` subcommand."""
     parser = argparse.ArgumentParser(
@@ -35,16 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("serve", help="run the rtnb server until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
+    p.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free)")
     p.add_argument("--token", help="require this token (generated when binding beyond loopback)")
     p.add_argument("--tls", action="store_true", help="serve https/wss with a self-signed cert")
     p.add_argument("--seed", type=int, default=42, help="seed of the tick random walk")
     p.add_argument(
-        "--max-connections", type=int, default=1000, help="connections in total (default 1000)"
+        "--max-connections",
+        type=_positive_int,
+        default=1000,
+        help="connections in total (default 1000)",
     )
     p.add_argument(
         "--max-per-client",
-        type=int,
+        type=_positive_int,
         default=200,
         help="connections from one address (default 200)",
     )
@@ -68,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _stream_arguments(p)
     p.add_argument("file", help="the JSON Lines file to write")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
     p.set_defaults(func=_record)
 
     p = sub.add_parser(
@@ -109,7 +145,9 @@ def _stream_arguments(p: argparse.ArgumentParser) -> None:
         metavar="TEXT",
         help="send this after the connection opens (repeatable), e.g. a subscription",
     )
-    p.add_argument("--timeout", type=float, default=None, help="give up after T s with no message")
+    p.add_argument(
+        "--timeout", type=_seconds, default=None, help="give up after T s with no message"
+    )
     p.add_argument(
         "--reconnect",
         action="store_true",

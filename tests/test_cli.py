@@ -101,6 +101,21 @@ def test_usage_errors_come_from_argparse() -> None:
     assert "usage: rtnb tail" in p.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["serve", "--port", "99999"], "argument --port: a port is 0-65535, not 99999"),
+        (["serve", "--max-connections", "0"], "argument --max-connections: must be at least 1"),
+        (["tail", "ws", "ws://127.0.0.1:1/", "--timeout", "-1"], "argument --timeout: must be"),
+        (["record", "ws", "ws://127.0.0.1:1/", "f", "--duration", "0"], "argument --duration"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(args: list[str], words: str) -> None:
+    p = run(*args, timeout=10)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert words in p.stderr and "Traceback" not in p.stderr
+
+
 def test_record_writes_a_file_that_replays(server: Server, tmp_path: Path) -> None:
     path = tmp_path / "ticks.jsonl"
     url = server.url_for("/ws/ticker?symbols=AAPL,MSFT&rate=50")
