@@ -69,3 +69,22 @@ def test_event_source_with_a_token_and_a_finite_stream_stops_on_204(
         assert "closed for good" in page.locator("#log").inner_text()
     finally:
         srv.stop()
+
+
+def test_demo_page_works_under_a_proxy_path_prefix(context: Any, server: Server) -> None:
+    # As behind jupyter-server-proxy: only /user/x/proxy/PORT/... reaches rtnb.
+    prefix = f"/user/x/proxy/{server.port}"
+
+    def proxy(route: Any) -> None:
+        url = route.request.url
+        base = server.url + prefix
+        if url.startswith(base + "/"):
+            route.continue_(url=server.url + url[len(base) :])
+        else:
+            route.fulfill(status=404, body="not behind the proxy")
+
+    context.route("**/*", proxy)
+    page = context.new_page()
+    page.goto(server.url + prefix + "/demo/sse?symbols=AAPL&rate=200&count=5&retry=50")
+    wait_for(page, "document.getElementById('status').textContent === 'closed'")
+    assert page.evaluate("window.rtnbSSE.ids") == [1, 2, 3, 4, 5]
