@@ -344,17 +344,40 @@ class Connection:
                     raise ConnectError(self._why_not_open())
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise ConnectTimeout(
-                        f"{self.kind} connection {self.name!r} to {self.url} not open after "
-                        f"{timeout} s (state {state}; last error: "
-                        f"{self._counters.last_error or 'none'})"
-                    )
+                    raise ConnectTimeout(self._not_open_after(timeout, state))
                 self._state_cond.wait(remaining)
 
     async def await_open(self, timeout: float | None = 10.0) -> Connection:
-        """The async twin of :meth:`wait_open`."""
+        """The async twin of :meth:`wait_open`; it holds no thread while it waits."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.wait_open, timeout)
+        changed = asyncio.Event()
+
+        def on_state(_conn: Connection, _state: State) -> None:
+            loop.call_soon_threadsafe(changed.set)
+
+        unsubscribe = self.on_state(on_state)
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while True:
+                changed.clear()  # before reading the state: a change after it sets it again
+                state = self._state
+                if state == "open":
+                    return self
+                if state in FINAL_STATES:
+                    raise ConnectError(self._why_not_open())
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    raise ConnectTimeout(self._not_open_after(timeout, state))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), remaining)
+        finally:
+            unsubscribe()
+
+    def _not_open_after(self, timeout: float | None, state: State) -> str:
+        return (
+            f"{self.kind} connection {self.name!r} to {self.url} not open after "
+            f"{timeout} s (state {state}; last error: {self._counters.last_error or 'none'})"
+        )
 
     def _why_not_open(self) -> str:
         last = self._counters.last_error

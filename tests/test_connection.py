@@ -251,6 +251,44 @@ def test_async_twins(server: Server) -> None:
     assert c.state == "closed"
 
 
+def test_await_open_holds_no_thread_and_can_be_cancelled() -> None:
+    import asyncio
+    import threading
+
+    url = f"ws://127.0.0.1:{free_port()}/ws/echo"
+    c = rtnb.connect("ws", url, backoff={"initial": 0.05, "cap": 0.1})
+
+    async def main() -> None:
+        with pytest.raises(ConnectTimeout, match=r"not open after 0\.2 s"):
+            await c.await_open(0.2)
+        waiting = asyncio.ensure_future(c.await_open(None))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+
+    # asyncio.run waits for its executor threads at exit: a thread stuck in a
+    # blocking wait_open(None) would hang it until the connection ends.
+    runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    runner.start()
+    runner.join(10)
+    hung = runner.is_alive()
+    c.close()
+    assert not hung
+
+
+def test_await_open_returns_on_open_and_raises_on_failure(server: Server) -> None:
+    import asyncio
+
+    ok = rtnb.connect("ws", server.url_for("/ws/echo"))
+    bad = rtnb.connect("ws", server.url_for("/ws/nothing-here"))
+
+    async def main() -> None:
+        assert await ok.await_open(10) is ok
+        with pytest.raises(ConnectError, match="404"):
+            await bad.await_open(10)
+
+    asyncio.run(main())
+
+
 def test_on_message_callback_sees_each_message(server: Server) -> None:
     c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
     seen: list[str] = []
