@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -98,12 +99,14 @@ class LiveView:
             _live[id(self)] = self
             oldest = [v for v in list(_live.values())[: max(0, len(_live) - MAX_LIVE_VIEWS)]]
         for view in oldest:
-            log.warning(
-                "rtnb: more than %d live views in this kernel; %r stops updating "
-                "(close views you no longer need: view.close())",
-                MAX_LIVE_VIEWS,
-                view,
+            text = (
+                f"rtnb: more than {MAX_LIVE_VIEWS} live views in this kernel; {view!r} stops "
+                "updating (close views you no longer need: view.close())"
             )
+            if in_loop_thread():
+                log.warning("%s", text)
+            else:  # the cell making the new view: the rtnb logger alone would stay silent
+                print(text, file=sys.stderr)
             view.stop()
 
     def _state_changed(self, conn: Connection, state: State) -> None:
