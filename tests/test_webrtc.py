@@ -219,6 +219,29 @@ def test_bot_subscribe_with_count_and_bad_rate(server: Server) -> None:
 
 
 @webrtc
+def test_repeated_subscribes_leave_one_stream_and_no_stale_listeners(
+    fresh_server: Server,
+) -> None:
+    server = fresh_server
+    c = rtnb.connect("webrtc", server.url_for("/webrtc/bot"), channel="ticks").wait_open(15)
+    for _ in range(30):
+        c.send({"type": "subscribe", "symbols": "AAPL", "rate": 1})
+    c.send("mark")
+    while c.recv(5).data != "mark":
+        pass
+
+    async def listeners() -> list[int]:
+        await asyncio.sleep(0.05)  # the cancelled streams finish
+        return [
+            len(ch.listeners("bufferedamountlow"))
+            for bot in server._app[BOTS]  # type: ignore[index]
+            for ch in bot.streams
+        ]
+
+    assert run(listeners(), timeout=5) == [1]
+
+
+@webrtc
 def test_unordered_partially_reliable_channel_to_the_bot(server: Server) -> None:
     c = rtnb.connect(
         "webrtc", server.url_for("/webrtc/bot"), ordered=False, max_retransmits=0

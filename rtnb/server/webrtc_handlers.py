@@ -259,22 +259,26 @@ class _Bot(AnsweringPeer):
         pacer = Pacer(rate * len(symbols), time.time())
         drained = asyncio.Event()
         ch.on("bufferedamountlow", drained.set)
-        sent = 0
-        while ch.readyState == "open":
-            due = min(pacer.due(time.time()), 256)
-            for _ in range(due):
-                tick = gen.next(time.time())
-                if tick is None:
-                    return
-                ch.send(jsonfast.dumps(tick))
-                sent += 1
-                if count and sent >= count:
-                    return
-            if ch.bufferedAmount > HIGH_WATER:
-                drained.clear()
-                await drained.wait()
-            else:
-                await asyncio.sleep(pacer.wait(time.time()))
+        try:
+            sent = 0
+            while ch.readyState == "open":
+                due = min(pacer.due(time.time()), 256)
+                for _ in range(due):
+                    tick = gen.next(time.time())
+                    if tick is None:
+                        return
+                    ch.send(jsonfast.dumps(tick))
+                    sent += 1
+                    if count and sent >= count:
+                        return
+                if ch.bufferedAmount > HIGH_WATER:
+                    drained.clear()
+                    await drained.wait()
+                else:
+                    await asyncio.sleep(pacer.wait(time.time()))
+        finally:
+            # each subscribe starts a stream: don't let their listeners pile up
+            ch.remove_listener("bufferedamountlow", drained.set)
 
     async def reset(self) -> None:
         for ch in list(self.streams):
