@@ -237,6 +237,20 @@ def test_server_serves_a_registered_recording_over_ws_and_sse(
     assert body == "data: a\n\ndata: multi\ndata: line\n\nevent: binary\ndata: AQI=\n\n"
 
 
+def test_sse_replay_grants_cors_like_the_other_sse_endpoints(
+    fresh_server: Server, tmp_path: Path
+) -> None:
+    write_recording(tmp_path / "c.jsonl", ["x"], 0.01)
+    fresh_server.add_recording("cors", tmp_path / "c.jsonl")
+    url = fresh_server.url_for("/sse/replay?name=cors&speed=0")
+    local = httpx.get(url, headers={"Origin": "http://localhost:8888"}).headers
+    assert local["access-control-allow-origin"] == "http://localhost:8888"
+    assert local["access-control-allow-credentials"] == "true"
+    assert "Origin" in local["vary"]  # a cache must not hand this grant to another origin
+    other = httpx.get(url, headers={"Origin": "https://evil.example"}).headers
+    assert "access-control-allow-origin" not in other
+
+
 def test_server_serves_only_registered_names(fresh_server: Server, tmp_path: Path) -> None:
     resp = httpx.get(fresh_server.url_for(f"/sse/replay?name={tmp_path}/x.jsonl"))
     assert resp.status_code == 404

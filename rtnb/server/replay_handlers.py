@@ -22,7 +22,6 @@ from aiohttp import WSCloseCode, web
 from ..recordfmt import Record, RecordFormatError, decode_line
 from ..transports.replay import check_speed, play
 from .config import Endpoint, ServerConfig
-from .security import origin_allowed
 
 __all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
 
@@ -178,15 +177,17 @@ def _one_line(text: str) -> str:
 async def replay_sse(request: web.Request) -> web.StreamResponse:
     """Each received message of the recording as an SSE event (with its event type and id)."""
     from .app import CONFIG
+    from .sse_handlers import cors_headers
 
     path, speed, loop = _lookup(request)
     config: ServerConfig = request.app[CONFIG]
     resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            **cors_headers(request, config),
+        }
     )
-    origin = request.headers.get("Origin")
-    if origin and origin_allowed(origin, config.own_origins, config.allowed_origins):
-        resp.headers["Access-Control-Allow-Origin"] = origin
     await resp.prepare(request)
 
     async def send_all() -> None:
