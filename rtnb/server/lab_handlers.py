@@ -46,7 +46,7 @@ from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
 from .answerer import AnsweringPeer
 from .config import Endpoint, ServerConfig
-from .ws_handlers import open_ws, query_float
+from .ws_handlers import cut, open_ws, query_float
 
 __all__ = ["LabPlan", "setup", "tcp_counters"]
 
@@ -189,12 +189,6 @@ def _socket(request: web.Request) -> Any:
     return None if transport is None else transport.get_extra_info("socket")
 
 
-def _abort(request: web.Request) -> None:
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-
-
 def _summary(plan: LabPlan, start: int, sent: int, **extra: Any) -> str:
     return jsonfast.dumps(
         {"done": True, "first": start, "sent": sent, "size": plan.size, "binary": plan.binary}
@@ -230,7 +224,7 @@ async def lab_ws(request: web.Request) -> web.WebSocketResponse:
     try:
         sent, was_cut = await _stream(plan, 0, send, _cut_now(request, plan))
         if was_cut:
-            _abort(request)
+            cut(request)
             return ws
         after = await _settled_tcp(sock)
         await ws.send_str(
@@ -283,7 +277,7 @@ async def lab_sse(request: web.Request) -> web.StreamResponse:
     try:
         sent, was_cut = await _stream(plan, start, send, _cut_now(request, plan))
         if was_cut:
-            _abort(request)
+            cut(request)
             return resp
         after = await _settled_tcp(sock)
         version = f"HTTP/{request.version.major}.{request.version.minor}"
