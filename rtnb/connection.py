@@ -65,6 +65,11 @@ STABLE_AFTER = 2.0
 #: How many recent interruptions ``stats.gap_windows`` keeps.
 GAP_WINDOWS = 10
 
+_LOOP_BLOCK = (
+    "{} would block the rtnb loop thread it is called from (in a callback); "
+    "use the async twin {} there"
+)
+
 _registry: dict[str, Connection] = {}
 _registry_lock = threading.Lock()
 _counters: dict[str, itertools.count[int]] = {}
@@ -333,6 +338,7 @@ class Connection:
             ConnectError: when the connection failed or was closed; the message
                 says why (the last error seen).
             ConnectTimeout: when it is not open within ``timeout`` seconds.
+            RuntimeError: on the runtime loop (in a callback) when it would have to wait.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._state_cond:
@@ -342,6 +348,8 @@ class Connection:
                     return self
                 if state in FINAL_STATES:
                     raise ConnectError(self._why_not_open())
+                if in_loop_thread():  # the state can only change on the loop we would block
+                    raise RuntimeError(_LOOP_BLOCK.format("wait_open", "await_open"))
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ConnectTimeout(self._not_open_after(timeout, state))
@@ -476,7 +484,16 @@ class Connection:
             RecvTimeout: (a ``TimeoutError``) when none arrives within ``timeout``.
             MessagesMissed: when unread messages fell off the log's bound.
             ConnectionClosed: when the connection is closed and nothing is left to read.
+            RuntimeError: on the runtime loop (in a callback) when it would have to
+                wait: only the loop it would block can bring the message.
         """
+        if in_loop_thread():
+            msg = self._cursor.poll()
+            if msg is not None:
+                return msg
+            if (exc := self._closed_error()) is not None:
+                raise exc
+            raise RuntimeError(_LOOP_BLOCK.format("recv", "arecv"))
         return self._cursor.next(timeout, self._closed_error)
 
     async def arecv(self, timeout: float | None = None) -> Message:

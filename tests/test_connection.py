@@ -333,6 +333,37 @@ def test_bytes_in_counts_any_text_the_transport_hands_over(tmp_path: Path) -> No
     assert c.stats.bytes_in == 10
 
 
+def test_blocking_calls_in_a_callback_refuse_instead_of_freezing_the_loop(
+    server: Server,
+) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    got: list[str] = []
+
+    def greedy(_m: rtnb.Message) -> None:
+        got.append(c.recv(timeout=2).text)  # the message being ingested: returned
+        c.recv(timeout=2)  # nothing more can arrive while the loop is here
+
+    c.on_message(greedy)
+    c.send("x")
+    wait_for(lambda: c.stats.errors)
+    assert got == ["x"]
+    assert "recv would block the rtnb loop thread" in (c.stats.last_error or "")
+
+    dead = rtnb.connect("ws", f"ws://127.0.0.1:{free_port()}/ws/echo", backoff={"initial": 0.05})
+    seen: list[BaseException] = []
+
+    def impatient(conn: rtnb.Connection, state: str) -> None:
+        if state == "reconnecting" and not seen:
+            try:
+                conn.wait_open(2)
+            except Exception as exc:
+                seen.append(exc)
+
+    dead.on_state(impatient)
+    wait_for(lambda: seen)
+    assert isinstance(seen[0], RuntimeError) and "await_open" in str(seen[0])
+
+
 def test_failing_callback_is_counted_not_fatal(server: Server) -> None:
     c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
 
