@@ -129,6 +129,22 @@ def test_token_is_required_when_set() -> None:
         srv.stop()
 
 
+def test_a_token_with_url_special_characters_works_in_every_url() -> None:
+    token = "p&ss w#rd+/?"
+    srv = rtnb.serve(token=token)
+    try:
+        assert get(srv.url_for("/"))[0] == 200
+        assert get(srv.url_for("/sse/clock?count=1&interval=0.01"))[0] == 200
+        c = rtnb.connect("ws", srv.url_for("/ws/echo"), reconnect=False).wait_open(10)
+        c.close()
+        status, page = get(srv.url, headers={"Authorization": f"Bearer {token}"})
+        assert status == 200
+        link = page.split("href='")[1].split("'")[0].replace("&amp;", "&")
+        assert get(f"{srv.url}/{link}")[0] == 200
+    finally:
+        srv.stop()
+
+
 def test_binding_beyond_loopback_generates_a_token() -> None:
     srv = rtnb.serve(host="0.0.0.0")
     try:

@@ -23,7 +23,7 @@ from ..errors import ServerError
 from ..runtime import get_runtime
 from .app import ENDPOINTS, build_app
 from .config import Endpoint, ServerConfig
-from .security import generate_token, is_loopback_host
+from .security import generate_token, is_loopback_host, token_param
 
 __all__ = ["Server", "proxy_prefix_for", "running_server", "serve"]
 
@@ -174,7 +174,7 @@ class Server:
             ws = path.startswith(("/ws/", "/webrtc/"))
         base = self.ws_url if ws else self.url
         if token and self.config.token:
-            path += ("&" if "?" in path else "?") + f"token={self.config.token}"
+            path += ("&" if "?" in path else "?") + token_param(self.config.token)
         return base + path
 
     def add_recording(self, name: str, path: str | os.PathLike[str]) -> str:
@@ -218,7 +218,7 @@ class Server:
         if not path.startswith("/"):
             path = "/" + path
         if self.config.token:
-            path += ("&" if "?" in path else "?") + f"token={self.config.token}"
+            path += ("&" if "?" in path else "?") + token_param(self.config.token)
         return prefix + path.lstrip("/")
 
     @property

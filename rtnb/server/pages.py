@@ -8,6 +8,7 @@ from importlib import resources
 from aiohttp import web
 
 from .config import Endpoint, ServerConfig
+from .security import token_param
 
 __all__ = ["render_index", "setup"]
 
@@ -24,7 +25,7 @@ def render_index(endpoints: list[Endpoint], token: str | None = None) -> str:
     """The HTML index: every endpoint, what it does, and the magic that reaches it."""
     esc = html.escape
     rows = []
-    tok = f"token={token}" if token else ""
+    tok = token_param(token) if token else ""
     for ep in endpoints:
         magic = MAGIC.get(ep.kind, "").format(path=ep.path + ep.example)
         if ep.kind == "page":

@@ -6,7 +6,7 @@ import hmac
 import ipaddress
 import secrets
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -15,6 +15,7 @@ __all__ = [
     "origin_allowed",
     "token_from_request",
     "token_matches",
+    "token_param",
 ]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -78,6 +79,15 @@ def token_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> 
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
     return query.get("token")
+
+
+def token_param(token: str) -> str:
+    """``token=T`` for a URL's query, with T percent-encoded.
+
+    >>> token_param("p&ss w#rd")
+    'token=p%26ss%20w%23rd'
+    """
+    return "token=" + quote(token, safe="")
 
 
 def token_matches(offered: str | None, expected: str) -> bool:
