@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 
-def _port(text: str) -> int:
-    """An argparse type: a TCP port, 0-65535 (0 = any free one)."""
+def port_type(text: str) -> int:
+    """An argparse type: a TCP port, 0-65535 (0 = any free one); also used by ``%rt_serve``."""
     try:
         port = int(text)
     except ValueError:
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("serve", help="run the rtnb server until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free)")
+    p.add_argument("--port", type=port_type, default=8765, help="port (default 8765; 0 = any free)")
     p.add_argument("--token", help="require this token (generated when binding beyond loopback)")
     p.add_argument("--tls", action="store_true", help="serve https/wss with a self-signed cert")
     p.add_argument("--seed", type=int, default=42, help="seed of the tick random walk")

@@ -33,6 +33,7 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from .cli import port_type
 from .connection import connect, connections, get_connection
 from .errors import RTError
 from .sendtext import looks_like_json
@@ -286,7 +287,7 @@ class RTMagics(Magics):
     @line_magic
     @magic_arguments()
     @argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    @argument("--port", type=int, default=None, help="port (default: any free one)")
+    @argument("--port", type=port_type, default=None, help="port (default: any free one)")
     @argument("--token", default=None, help="require this token from clients")
     def rt_serve(self, line: str) -> None:
         """Start the in-kernel server (once) and show its endpoints with %rt_connect lines.

@@ -77,6 +77,7 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
             "%rt_connect smoke ws://127.0.0.1:1/",
             "%rt_connect ws /ws/echo",
             "%rt_send nobody hi",
+            "%rt_serve --port 99999",
             "print('still running')",
         ]
     )
@@ -91,6 +92,8 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
         err[3],
         "rt_send: no connection named 'nobody' (open ones: none)",
         err[5],
+        "rt_serve: argument --port: a port is 0-65535, not 99999",
+        err[7],
     ]
     assert err[1].startswith("usage: %rt_connect KIND URL [--name N]")
     assert err[5].startswith("usage: %rt_send NAME PAYLOAD")
