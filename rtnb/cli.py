@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stream_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", help="ws, sse or webrtc")
+    p.add_argument("kind", help="ws, sse, webrtc or replay")
     p.add_argument("url", help="ws://..., wss://..., http(s)://... (sse), or a replay file")
     p.add_argument("--count", "-n", type=int, default=None, help="stop after N messages")
     p.add_argument(

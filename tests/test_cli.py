@@ -101,6 +101,11 @@ def test_usage_errors_come_from_argparse() -> None:
     assert "usage: rtnb tail" in p.stderr
 
 
+def test_tail_help_names_every_kind() -> None:
+    p = run("tail", "--help")
+    assert "ws, sse, webrtc or replay" in " ".join(p.stdout.split())
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
