@@ -154,6 +154,25 @@ def test_clock_client_that_leaves_frees_its_slot_before_the_next_event() -> None
         srv.stop()
 
 
+def test_slow_ticker_client_that_leaves_frees_its_slot_before_the_next_tick() -> None:
+    srv = rtnb.serve(heartbeat=0)
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"GET /sse/ticker?symbols=AAPL&rate=0.001 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(10)
+        got = b""
+        while b"data:" not in got:
+            got += s.recv(4096)
+        clients = srv._app[CLIENTS]  # type: ignore[index]
+        s.close()
+        deadline = time.monotonic() + 10
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not clients  # the handler ended, not at the next tick 1000 s later
+    finally:
+        srv.stop()
+
+
 @pytest.mark.parametrize("origin", ["http://localhost:8888", "http://127.0.0.1:5000"])
 def test_cors_granted_to_local_origins(server: Server, origin: str) -> None:
     resp, _, _, _ = read_events(server.url_for("/sse/clock?interval=0.05"), 1, {"Origin": origin})

@@ -228,7 +228,11 @@ async def ticker(request: web.Request) -> web.StreamResponse:
             pause = stream.wait(time.time()) if stream.rate else 0.0
             if heartbeat:
                 pause = min(pause, heartbeat - idle)
-            await asyncio.sleep(max(pause, 0.001 if stream.rate else 0.0))
+            pause = max(pause, 0.001 if stream.rate else 0.0)
+            if pause <= CLIENT_CHECK:
+                await asyncio.sleep(pause)
+            elif not await _sleep_while_connected(request, pause):
+                break
     except (ConnectionError, asyncio.TimeoutError):
         pass
     return resp
