@@ -264,6 +264,34 @@ def test_message_over_the_peers_size_limit_is_refused_clearly(server: Server) ->
 
 
 @webrtc
+def test_a_send_cancelled_while_the_channel_is_full_leaves_no_waiter(server: Server) -> None:
+    c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
+    transport = c.transport
+    chunk = b"z" * 65_536
+
+    async def fill_then_cancel() -> list[str]:
+        # the channel only queues until the loop runs: 20 chunks pass the 1 MiB high water
+        channel = transport._channel
+        assert channel is not None
+        for _ in range(20):
+            channel.send(chunk)
+        blocked = asyncio.ensure_future(transport.send(chunk))
+        await asyncio.sleep(0)
+        assert not blocked.done()  # waiting for the channel to drain
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+        return [
+            repr(t)
+            for t in asyncio.all_tasks()
+            if not t.done() and t.get_coro().__qualname__ == "Event.wait"
+        ]
+
+    assert run(fill_then_cancel(), timeout=15) == []
+    c.close()
+
+
+@webrtc
 def test_stats_expose_ice_dtls_and_signaling_state(server: Server) -> None:
     c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
     extra = c.stats.extra

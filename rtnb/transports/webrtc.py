@@ -356,8 +356,10 @@ class WebRTCTransport(Transport):
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._drained.wait())]
             if ended is not None:
                 waiters.append(ended)
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            waiters[0].cancel()
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this send is cancelled: leave no waiter behind
+                waiters[0].cancel()
             if ch.readyState != "open":
                 raise ConnectionError("the data channel closed while sending")
         try:
