@@ -39,6 +39,21 @@ def test_panel_send_box_sends_and_reports(server: Server) -> None:
     wait_for(lambda: {r["dir"] for r in panel.table.rows} == {"in", "out"})
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_bad_table_options_leave_no_widget_behind(server: Server) -> None:
+    import gc
+
+    from ipywidgets.widgets.widget import _instances
+
+    c = echo(server)
+    before = set(_instances)
+    with pytest.raises(ValueError, match="max_rows"):
+        c.panel(max_rows=0)
+    gc.collect()  # the half-made panel's __del__ closes it without an error
+    assert set(_instances) == before
+    c.close()
+
+
 def test_panel_refuses_bad_json_inline_and_sends_nothing(server: Server) -> None:
     c = echo(server)
     panel = c.panel()

@@ -67,10 +67,16 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         >>> c.panel(columns=["symbol", "price"], max_rows=50)   # doctest: +SKIP
     """
 
+    # A class default keeps stop()/close() harmless on an instance whose __init__ failed.
+    table: LiveTable | None = None
+
     def __init__(
         self, conn: Connection, *, table: bool = True, rate: float = 2.0, **table_options: Any
     ) -> None:
         check_rate(rate)
+        # The table first: it checks its options before it opens a widget, so bad
+        # options leave no orphaned controls widget behind.
+        self.table = LiveTable(conn, **table_options) if table else None
         transport = conn.transport
         self.controls = PanelControls(
             name=conn.name,
@@ -81,7 +87,6 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
             send_refusal=str(getattr(transport, "send_refusal", "") or ""),
             counters=_counters(conn),
         )
-        self.table = LiveTable(conn, **table_options) if table else None
         self._feedback_n = 0
         children = [self.controls] + ([self.table] if self.table is not None else [])
         super().__init__(children=children)
@@ -185,7 +190,9 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         self.stop()
         if self.table is not None:
             self.table.close()
-        self.controls.close()
+        controls = getattr(self, "controls", None)  # None when __init__ failed
+        if controls is not None:
+            controls.close()
         super().close()
 
     def _fallback(self) -> dict[str, Any]:
