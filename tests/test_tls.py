@@ -63,6 +63,17 @@ def test_a_certificate_from_another_server_is_refused(tls_server: Server, tmp_pa
         c.wait_open(10)
 
 
+def test_a_cafile_that_cannot_be_used_is_named(tmp_path: str) -> None:
+    missing = f"{tmp_path}/missing.pem"
+    with pytest.raises(ValueError, match=r"cannot use cafile=.*missing\.pem.*No such file"):
+        rtnb.connect("ws", "wss://127.0.0.1:1/ws/echo", cafile=missing)
+    junk = f"{tmp_path}/junk.pem"
+    with open(junk, "w") as f:
+        f.write("not a certificate")
+    with pytest.raises(ValueError, match=r"cannot use cafile=.*junk\.pem"):
+        rtnb.connect("sse", "https://127.0.0.1:1/sse/clock", cafile=junk)
+
+
 def test_verify_false_works_and_warns_once(
     tls_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

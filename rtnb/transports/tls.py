@@ -29,6 +29,9 @@ def client_ssl_context(verify: bool = True, cafile: str | None = None) -> ssl.SS
             off and warns once per process, since it is only for local testing.
         cafile: a PEM file of CA certificates to trust instead of the system ones
             (for example the one ``rtnb.serve(tls=True)`` writes).
+
+    Raises:
+        ValueError: when ``cafile`` cannot be read or holds no certificate.
     """
     global _warned_insecure
     if not verify:
@@ -46,4 +49,8 @@ def client_ssl_context(verify: bool = True, cafile: str | None = None) -> ssl.SS
         return ctx
     if cafile is None:
         return default_context()
-    return ssl.create_default_context(cafile=cafile)
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:  # neither names the file
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ValueError(f"cannot use cafile={str(cafile)!r}: {why}") from exc
