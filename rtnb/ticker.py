@@ -34,16 +34,18 @@ def parse_symbols(text: str | None, default: Iterable[str] = DEFAULT_SYMBOLS) ->
     if text is None:
         return list(default)
     out: list[str] = []
+    seen: set[str] = set()
     for part in text.split(","):
         sym = part.strip().upper()
         if not sym:
             continue
         if not _SYMBOL.match(sym):
             raise ValueError(f"bad symbol {part.strip()!r}: use letters, digits and ._:/-")
-        if sym not in out:
+        if sym not in seen:
+            if len(out) == MAX_SYMBOLS:  # stop at once: a huge list costs no more
+                raise ValueError(f"at most {MAX_SYMBOLS} symbols")
+            seen.add(sym)
             out.append(sym)
-    if len(out) > MAX_SYMBOLS:
-        raise ValueError(f"at most {MAX_SYMBOLS} symbols, got {len(out)}")
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 import urllib.error
@@ -79,6 +80,17 @@ def test_ticker_count_closes_normally(server: Server) -> None:
     assert c.state == "closed"
     assert c.stats.received == 50
     assert "count reached" in (c.stats.last_error or "")
+
+
+def test_ticker_subscribe_with_a_huge_symbol_list_is_refused_at_once(server: Server) -> None:
+    async def scenario() -> dict[str, str]:
+        async with ws_connect(server.url_for("/ws/ticker?symbols=&rate=1"), max_size=None) as ws:
+            channel = ",".join(f"S{i}" for i in range(1_000_000))  # ~8 MB, under the limit
+            await ws.send(json.dumps({"type": "subscribe", "channel": channel}))
+            reply: dict[str, str] = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            return reply
+
+    assert "at most 64 symbols" in asyncio.run(scenario())["error"]
 
 
 def test_same_seed_gives_the_same_prices_over_the_wire(server: Server) -> None:

@@ -54,6 +54,12 @@ def test_parse_symbols() -> None:
         parse_symbols(",".join(f"S{i}" for i in range(100)))
 
 
+def test_parse_symbols_stops_at_the_first_symbol_over_the_limit() -> None:
+    # it must not go on through a huge list (a 16 MiB subscribe message) first
+    with pytest.raises(ValueError, match="at most 64 symbols"):
+        parse_symbols(",".join(f"S{i}" for i in range(65)) + ",<bad>")
+
+
 def test_pacer_spreads_events_and_caps_bursts() -> None:
     p = Pacer(rate=10, start=0.0)
     assert p.due(0.0) == 1
