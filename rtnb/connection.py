@@ -165,6 +165,7 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._open_event: asyncio.Event | None = None
         self._closing = False
+        self._closed = False  # close() has run to the end (views closed, unregistered)
         self._views: list[Any] = []
         # Interruptions: when the stream dropped, and (start, end) of recent ones.
         self._down_since: float | None = None
@@ -316,6 +317,7 @@ class Connection:
         with _registry_lock:
             if _registry.get(self.name) is self:
                 del _registry[self.name]
+        self._closed = True
 
     def close(self, timeout: float = 10.0) -> None:
         """Close the connection; when this returns, ``state == "closed"``.
@@ -323,7 +325,7 @@ class Connection:
         Idempotent. Called from a callback on the runtime loop, it schedules the
         close instead of blocking.
         """
-        if self._state == "closed" and (self._task is None or self._task.done()):
+        if self._closed:
             return
         rt = get_runtime()
         if in_loop_thread():

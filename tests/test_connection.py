@@ -364,6 +364,22 @@ def test_blocking_calls_in_a_callback_refuse_instead_of_freezing_the_loop(
     assert isinstance(seen[0], RuntimeError) and "await_open" in str(seen[0])
 
 
+def test_close_after_the_stream_ended_by_itself_still_unregisters_and_stops_views(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "short.jsonl"
+    path.write_text('{"ts": 1.0, "direction": "in", "data": "only"}\n', encoding="utf-8")
+    c = rtnb.replay(path, speed=0, name="short")
+    assert c.recv(timeout=5).data == "only"
+    wait_for(lambda: c.state == "closed")  # the replay ended: closed, nobody called close()
+    rec = c.record(tmp_path / "copy.jsonl")
+    assert "short" in rtnb.connections()
+    c.close()
+    assert "short" not in rtnb.connections()
+    assert not rec.running
+    c.close()  # still idempotent
+
+
 def test_failing_callback_is_counted_not_fatal(server: Server) -> None:
     c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
 
