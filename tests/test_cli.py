@@ -112,7 +112,7 @@ def test_tail_help_names_every_kind() -> None:
         (["serve", "--port", "99999"], "argument --port: a port is 0-65535, not 99999"),
         (["serve", "--max-connections", "0"], "argument --max-connections: must be at least 1"),
         (["tail", "ws", "ws://127.0.0.1:1/", "--timeout", "-1"], "argument --timeout: must be"),
-        (["record", "ws", "ws://127.0.0.1:1/", "f", "--duration", "0"], "argument --duration"),
+        (["record", "ws", "ws://127.0.0.1:1/", "/nonexistent/f", "--duration", "0"], "--duration"),
     ],
 )
 def test_bad_numbers_are_usage_errors(args: list[str], words: str) -> None:
