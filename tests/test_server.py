@@ -290,3 +290,30 @@ def test_a_chat_client_that_never_reads_again_is_cut() -> None:
     finally:
         silent.close()
         srv.stop()
+
+
+def test_chat_outbox_is_bounded_in_bytes_not_only_in_messages() -> None:
+    # 256 queued messages may not mean 256 x 16 MiB: the byte budget drops
+    # a silent client long before its message count is reached
+    srv = rtnb.serve(send_queue=256, send_queue_bytes=1024 * 1024)
+    silent = _silent_ws_client(srv.port, "/ws/chat")
+
+    async def flood() -> None:
+        async with ws_connect(srv.url_for("/ws/chat")) as sender:
+            for _ in range(60):  # 60 x 256 KiB: far fewer than 256 messages
+                await sender.send("z" * 256 * 1024)
+            await asyncio.sleep(0.2)
+
+    try:
+        clients = srv._app[CLIENTS]  # type: ignore[index]
+        deadline = time.monotonic() + 10
+        while not clients and time.monotonic() < deadline:
+            time.sleep(0.02)
+        asyncio.run(flood())
+        deadline = time.monotonic() + 10
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not clients  # the silent client was dropped (and cut), the sender left
+    finally:
+        silent.close()
+        srv.stop()

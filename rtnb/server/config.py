@@ -19,7 +19,10 @@ class ServerConfig:
     max_message_size: int = 16 * 1024 * 1024
     max_connections: int = 1000
     max_connections_per_client: int = 200
+    #: Messages (and characters or bytes) waiting for one chat or relay client
+    #: before it is dropped as too slow; one message of any allowed size may wait.
     send_queue: int = 256
+    send_queue_bytes: int = 32 * 1024 * 1024
     seed: int = 42
     room_size: int = 2
     max_rooms: int = 100

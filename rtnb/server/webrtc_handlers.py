@@ -34,7 +34,7 @@ from ..ticker import Pacer, TickGenerator, parse_symbols
 from ..transports.webrtc import HIGH_WATER, LOW_WATER
 from .answerer import AnsweringPeer
 from .config import Endpoint, ServerConfig
-from .ws_handlers import close_ws, open_ws
+from .ws_handlers import Outbox, open_ws
 
 __all__ = ["setup"]
 
@@ -57,39 +57,15 @@ def _config(request: web.Request) -> ServerConfig:
     return request.app[CONFIG]
 
 
-class _Peer:
-    """One signaling socket with a bounded outbox drained in order by its own task."""
+class _Peer(Outbox):
+    """One signaling socket's bounded outbox; a peer that cannot keep up is closed."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, limit: int) -> None:
-        self.ws = ws
-        self.request = request
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(limit)
-        self.writer = asyncio.get_running_loop().create_task(
-            self._drain(), name="rtnb-webrtc-relay-writer"
-        )
-        self.closer: asyncio.Task[None] | None = None
-
-    def offer(self, text: str) -> bool:
+    def offer(self, data: str | bytes) -> bool:
         """Queue a message; False when the peer cannot keep up (it is then closed)."""
-        try:
-            self.outbox.put_nowait(text)
+        if super().offer(data):
             return True
-        except asyncio.QueueFull:
-            if self.closer is None:
-                self.closer = asyncio.get_running_loop().create_task(
-                    close_ws(self.ws, self.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
-                )
-            return False
-
-    async def _drain(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            await self.ws.send_str(text)
-
-    async def aclose(self) -> None:
-        self.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.writer
+        self.drop()
+        return False
 
 
 class _Room:
@@ -160,7 +136,9 @@ async def relay(request: web.Request) -> web.WebSocketResponse:
             f"room {name!r} is full ({config.room_size} peers); pick another room",
             WSCloseCode.POLICY_VIOLATION,
         )
-    me = _Peer(ws, request, config.send_queue)
+    me = _Peer(
+        ws, request, config.send_queue, config.send_queue_bytes, name="rtnb-webrtc-relay-writer"
+    )
     room.join(me)
     try:
         async for msg in ws:

@@ -19,7 +19,7 @@ __all__ = ["setup"]
 
 log = logging.getLogger("rtnb.server")
 
-CHAT = web.AppKey("rtnb_chat", set["_ChatClient"])
+CHAT = web.AppKey("rtnb_chat", set["Outbox"])
 
 
 def _app_keys() -> tuple[Any, Any]:
@@ -127,35 +127,57 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
 # --- /ws/chat -------------------------------------------------------------------------
 
 
-class _ChatClient:
-    """One chat member with a bounded outbox drained by its own writer task."""
+class Outbox:
+    """One client's bounded send queue, drained in order by its own writer task.
+
+    At most ``limit`` messages and ``max_bytes`` characters or bytes wait (one
+    message of any size always may): a client that cannot keep up is refused
+    by :meth:`offer` and then dropped with :meth:`drop`, never buffered.
+    Shared by ``/ws/chat`` and the WebRTC signaling relay.
+    """
 
     def __init__(
         self,
         ws: web.WebSocketResponse,
         request: web.Request,
         limit: int,
+        max_bytes: int,
         faults: FaultInjector | None = None,
+        name: str = "rtnb-outbox-writer",
     ) -> None:
         self.ws = ws
-        self.faults = faults
         self.request = request
-        self.outbox: asyncio.Queue[str | bytes] = asyncio.Queue(limit)
-        self.writer = asyncio.get_running_loop().create_task(self._drain())
+        self.faults = faults
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(limit)
+        self.writer = asyncio.get_running_loop().create_task(self._drain(), name=name)
         self.closer: asyncio.Task[None] | None = None
 
     def offer(self, data: str | bytes) -> bool:
-        """Queue a message; False (and the client is dropped) when it cannot keep up."""
+        """Queue a message; False when the client cannot keep up."""
+        size = len(data)
+        if self.queued_bytes and self.queued_bytes + size > self.max_bytes:
+            return False
         try:
-            self.outbox.put_nowait(data)
-            return True
+            self.queue.put_nowait(data)
         except asyncio.QueueFull:
             return False
+        self.queued_bytes += size
+        return True
+
+    def drop(self) -> None:
+        """Close the client as too slow (1013), in the background, once."""
+        if self.closer is None:
+            self.closer = asyncio.get_running_loop().create_task(
+                close_ws(self.ws, self.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
+            )
 
     async def _drain(self) -> None:
         ws = self.ws
         while True:
-            data = await self.outbox.get()
+            data = await self.queue.get()
+            self.queued_bytes -= len(data)
             if isinstance(data, str):
                 done = await deliver(self.faults, ws.send_str, data)
             else:
@@ -163,6 +185,12 @@ class _ChatClient:
             if done:
                 cut(self.request)
                 return
+
+    async def aclose(self) -> None:
+        """Stop the writer (what is still queued is not sent)."""
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.writer
 
 
 async def chat(request: web.Request) -> web.WebSocketResponse:
@@ -172,7 +200,7 @@ async def chat(request: web.Request) -> web.WebSocketResponse:
     faults = request_faults(request, config.seed)
     ws = await open_ws(request)
     members = request.app[CHAT]
-    me = _ChatClient(ws, request, config.send_queue, faults)
+    me = Outbox(ws, request, config.send_queue, config.send_queue_bytes, faults, "rtnb-chat-writer")
     members.add(me)
     try:
         async for msg in ws:
@@ -184,14 +212,10 @@ async def chat(request: web.Request) -> web.WebSocketResponse:
                 if not other.offer(msg.data):
                     members.discard(other)
                     log.info("chat: dropping a client that cannot keep up")
-                    other.closer = asyncio.get_running_loop().create_task(
-                        close_ws(other.ws, other.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
-                    )
+                    other.drop()
     finally:
         members.discard(me)
-        me.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await me.writer
+        await me.aclose()
     return ws
 
 
