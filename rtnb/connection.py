@@ -214,7 +214,6 @@ class Connection:
                         self._counters.reconnects += 1
                     self._note_gap()
                     first = False
-                    self._counters.opened_at = time.time()
                     self._set_state("open")
                     failed = False
                     try:

@@ -33,8 +33,6 @@ if _orjson is not None:
             return _orjson_dumps(obj, option=_OPT).decode()  # type: ignore[no-any-return,unused-ignore]
         except TypeError:
             return _std_dumps(obj)
-
-    DecodeError: type[Exception] = _orjson.JSONDecodeError
 else:  # pragma: no cover
     BACKEND = "json"
 
@@ -43,4 +41,3 @@ else:  # pragma: no cover
         return json.loads(data)
 
     dumps = _std_dumps
-    DecodeError = ValueError

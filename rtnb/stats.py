@@ -84,7 +84,6 @@ class Counters:
         "gaps",
         "last_error",
         "last_message_at",
-        "opened_at",
         "received",
         "reconnects",
         "rx_rate",
@@ -101,7 +100,6 @@ class Counters:
         self.gaps = 0
         self.last_error: str | None = None
         self.last_message_at: float | None = None
-        self.opened_at: float | None = None
         self.rx_rate = RateMeter()
 
 
