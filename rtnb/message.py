@@ -290,9 +290,12 @@ class MessageLog:
         return items[start:], missed
 
     def tail(self, n: int) -> list[Message]:
-        """The newest ``n`` messages, oldest first."""
-        items = list(self._items)
-        return items[-n:] if n > 0 else []
+        """The newest ``n`` messages, oldest first (only those are copied)."""
+        if n <= 0:
+            return []
+        items = list(itertools.islice(reversed(self._items), n))
+        items.reverse()
+        return items
 
     def add_wakeup(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` (once) on the next append; ``fn`` must be quick and thread-safe."""

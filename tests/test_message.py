@@ -158,7 +158,7 @@ def test_since_returns_new_messages_and_counts_missed() -> None:
     assert log.since(8) == ([], 0)
 
 
-def test_since_agrees_with_a_plain_slice_of_the_log() -> None:
+def test_since_and_tail_agree_with_a_plain_slice_of_the_log() -> None:
     for bound, count in ((5, 3), (5, 5), (5, 8), (7, 20)):
         log = MessageLog(max_messages=bound)
         fill(log, count)
@@ -171,9 +171,11 @@ def test_since_agrees_with_a_plain_slice_of_the_log() -> None:
                 msgs, missed = log.since(seq, limit)
                 assert [m.seq for m in msgs] == keep, (bound, count, seq, limit)
                 assert missed == max(0, log.first_seq - seq), (bound, count, seq, limit)
+        for n in (-1, 0, 1, 2, bound, bound + 5):
+            assert [m.seq for m in log.tail(n)] == (stored[-n:] if n > 0 else [])
 
 
-def test_since_copies_only_what_it_returns() -> None:
+def test_since_and_tail_copy_only_what_they_return() -> None:
     import tracemalloc
 
     log = MessageLog(max_messages=200_000)
@@ -181,11 +183,16 @@ def test_since_copies_only_what_it_returns() -> None:
     tracemalloc.start()
     try:
         msgs, missed = log.since(log.next_seq - 5)
-        _, peak = tracemalloc.get_traced_memory()
+        _, since_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        tail = log.tail(3)
+        _, tail_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert [m.seq for m in msgs] == list(range(199_995, 200_000)) and missed == 0
-    assert peak < 100_000  # a copy of the whole log would be 1.6 MB of pointers
+    assert [m.seq for m in tail] == [199_997, 199_998, 199_999]
+    # a copy of the whole log would be 1.6 MB of pointers
+    assert since_peak < 100_000 and tail_peak < 100_000
 
 
 def test_to_pandas_flattens_json_columns() -> None:
