@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -183,8 +184,13 @@ def _pump(
     args: argparse.Namespace,
     deadline: float | None,
     emit: Callable[[Message], None],
+    start: Callable[[], str | None] | None = None,
 ) -> int:
-    """Feed each message (both directions) to ``emit``; stop at --count/--timeout/end."""
+    """Feed each message (both directions) to ``emit``; stop at --count/--timeout/end.
+
+    ``start`` runs once the arguments made a connection; a text it returns is the
+    error to stop with.
+    """
     from .errors import ConnectError, ConnectionClosed, MessagesMissed, RecvTimeout, RTError
     from .message import Cursor
 
@@ -192,6 +198,10 @@ def _pump(
         conn = _open(args)
     except (ValueError, TypeError, RTError, ImportError) as exc:
         return _fail(args.command, str(exc))
+    problem = start() if start is not None else None
+    if problem is not None:
+        conn.close()
+        return _fail(args.command, problem)
     cursor = Cursor(conn.log, 0, direction=None)
     received = 0
     idle = args.timeout
@@ -264,21 +274,37 @@ def _tail(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     from .recordfmt import Header, encode_header, from_message_record
 
-    try:
-        f: IO[str] = open(args.file, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        return _fail("record", f"cannot write {args.file!r}: {exc.strerror}")
+    # The file is opened only once the arguments made a connection, so a typo does
+    # not truncate an existing file; a run that fails before any message removes it.
+    out: list[IO[str]] = []
     written = 0
+
+    def start() -> str | None:
+        try:
+            f: IO[str] = open(args.file, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        except OSError as exc:
+            return f"cannot write {args.file!r}: {exc.strerror}"
+        out.append(f)
+        f.write(encode_header(Header(kind=args.kind, url=args.url, started=time.time())) + "\n")
+        return None
 
     def emit(msg: Message) -> None:
         nonlocal written
-        f.write(from_message_record(msg.to_record()) + "\n")
+        out[0].write(from_message_record(msg.to_record()) + "\n")
         written += 1
 
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    with f:
-        f.write(encode_header(Header(kind=args.kind, url=args.url, started=time.time())) + "\n")
-        code = _pump(args, deadline, emit)
+    try:
+        code = _pump(args, deadline, emit, start)
+    finally:
+        for f in out:
+            f.close()
+    if not out:
+        return code  # no file was opened; the error said why
+    if code != 0 and written == 0:
+        with contextlib.suppress(OSError):
+            os.unlink(args.file)
+        return code
     print(f"rtnb record: {written} message(s) written to {args.file}", file=sys.stderr)
     return code
 

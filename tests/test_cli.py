@@ -121,6 +121,18 @@ def test_bad_numbers_are_usage_errors(args: list[str], words: str) -> None:
     assert words in p.stderr and "Traceback" not in p.stderr
 
 
+def test_record_that_cannot_start_leaves_files_alone(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("precious\n")
+    typo = run("record", "wbs", "ws://127.0.0.1:1/x", str(kept))
+    assert typo.returncode == 1 and len(typo.stderr.splitlines()) == 1, typo.stderr
+    assert kept.read_text() == "precious\n"
+    fresh = tmp_path / "fresh.jsonl"
+    refused = run("record", "ws", "ws://127.0.0.1:1/x", str(fresh))
+    assert refused.returncode == 1 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "connection refused" in refused.stderr and not fresh.exists()
+
+
 def test_record_writes_a_file_that_replays(server: Server, tmp_path: Path) -> None:
     path = tmp_path / "ticks.jsonl"
     url = server.url_for("/ws/ticker?symbols=AAPL,MSFT&rate=50")
