@@ -157,6 +157,16 @@ def test_a_token_with_url_special_characters_works_in_every_url() -> None:
         srv.stop()
 
 
+def test_only_static_demo_assets_are_served_without_the_token() -> None:
+    srv = rtnb.serve(token="t0k")
+    try:
+        assert get(f"{srv.url}/demo/webrtc.js")[0] == 200  # for <script src>
+        for path in ("/", "/demo/webrtc", "/demo/sse", "/ws/echo", "/sse/clock?count=1"):
+            assert get(srv.url + path)[0] == 401, path
+    finally:
+        srv.stop()
+
+
 def test_binding_beyond_loopback_generates_a_token() -> None:
     srv = rtnb.serve(host="0.0.0.0")
     try:

@@ -137,6 +137,20 @@ def test_demo_page_subscribes_to_bot_ticks(context: Any, server: Server) -> None
     assert page.evaluate("window.rtnbDemo.errors") == []
 
 
+def test_demo_page_works_on_a_server_with_a_token(context: Any) -> None:
+    # the page's <script src="webrtc.js"> cannot carry the token
+    srv = rtnb.serve(token="demo-token")
+    try:
+        page = context.new_page()
+        page.goto(srv.url_for("/demo/webrtc?mode=bot&autostart=1", ws=False))
+        wait_for(page, "window.rtnbDemo && window.rtnbDemo.state === 'open'")
+        page.fill("#text", "with a token")
+        page.click("#send")
+        wait_for(page, "window.rtnbDemo.received.includes('with a token')")
+    finally:
+        srv.stop()
+
+
 @pytest.mark.parametrize(
     ("page_role", "page_first"), [("offer", False), ("offer", True), ("answer", False)]
 )

@@ -31,12 +31,20 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status, reason=reason[:60])
 
 
+def _public(path: str) -> bool:
+    """Paths served without the token: they hold nothing secret, and a demo
+    page's ``<script src>`` cannot carry it (the pages themselves still need it)."""
+    return path == "/favicon.ico" or (
+        path.startswith("/demo/") and path.endswith((".js", ".css")) and "/" not in path[6:]
+    )
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token, Origin and per-client limits, then track the handler for shutdown."""
     app = request.app
     config = app[CONFIG]
-    if config.token is not None and request.path not in ("/favicon.ico",):
+    if config.token is not None and not _public(request.path):
         offered = token_from_request(request.headers, request.query)
         if not token_matches(offered, config.token):
             why = "missing token" if offered is None else "wrong token"
