@@ -437,7 +437,10 @@ class Cursor:
             fut: asyncio.Future[None] = loop.create_future()
 
             def wake(fut: asyncio.Future[None] = fut) -> None:
-                loop.call_soon_threadsafe(_resolve, fut)
+                # runs inside append() on the ingest path: a waiter whose loop was
+                # closed under it must not break the stream
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, fut)
 
             self.log.add_wakeup(wake)
             try:

@@ -145,6 +145,17 @@ def test_async_cursor_wakes_from_another_thread() -> None:
         asyncio.run(cur.anext(timeout=0.01))
 
 
+def test_a_waiter_whose_loop_was_closed_does_not_break_append() -> None:
+    log = MessageLog()
+    cur = log.cursor()
+    loop = asyncio.new_event_loop()
+    waiting = loop.create_task(cur.anext())
+    loop.run_until_complete(asyncio.sleep(0.01))  # the waiter is registered
+    loop.close()  # closed under the pending anext (no cancellation ran)
+    assert log.append(Message("x")).seq == 0
+    assert not waiting.done()
+
+
 def test_since_returns_new_messages_and_counts_missed() -> None:
     log = MessageLog(max_messages=5)
     fill(log, 8)
