@@ -1,9 +1,8 @@
-"""The in-kernel server's settings and the shared state its handlers use."""
+"""The in-kernel server's settings and the Endpoint records its index and reprs list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 __all__ = ["Endpoint", "ServerConfig"]
 
@@ -32,7 +31,6 @@ class ServerConfig:
     tls: bool = False
     #: Filled in when the server starts: its own origins (for the Origin check).
     own_origins: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
