@@ -362,7 +362,8 @@ class Connection:
         changed = asyncio.Event()
 
         def on_state(_conn: Connection, _state: State) -> None:
-            loop.call_soon_threadsafe(changed.set)
+            with contextlib.suppress(RuntimeError):  # that loop was closed under us
+                loop.call_soon_threadsafe(changed.set)
 
         unsubscribe = self.on_state(on_state)
         deadline = None if timeout is None else loop.time() + timeout

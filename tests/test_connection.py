@@ -275,6 +275,22 @@ def test_await_open_holds_no_thread_and_can_be_cancelled() -> None:
     assert not hung
 
 
+def test_await_open_on_a_loop_closed_under_it_logs_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    c = rtnb.connect("ws", f"ws://127.0.0.1:{free_port()}/ws/echo", backoff={"initial": 0.05})
+    loop = asyncio.new_event_loop()
+    waiting = loop.create_task(c.await_open(None))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    with caplog.at_level("ERROR", logger="rtnb"):
+        c.close()
+    assert not waiting.done()
+    assert not [r for r in caplog.records if "state listener failed" in r.getMessage()]
+
+
 def test_await_open_returns_on_open_and_raises_on_failure(server: Server) -> None:
     import asyncio
 
