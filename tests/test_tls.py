@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import urllib.request
 import warnings
@@ -122,3 +123,10 @@ def test_tls_server_with_token_keeps_both(tmp_path: str) -> None:
             bare.wait_open(10)
     finally:
         srv.stop()
+
+
+def test_the_private_key_is_not_left_on_disk() -> None:
+    from rtnb.server.tls import server_ssl_context
+
+    _, cafile = server_ssl_context("127.0.0.1")
+    assert os.listdir(os.path.dirname(cafile)) == ["cert.pem"]

@@ -56,7 +56,10 @@ def make_self_signed(host: str = "127.0.0.1", days: int = 30) -> tuple[bytes, by
 
 def server_ssl_context(host: str) -> tuple[ssl.SSLContext, str]:
     """A server SSL context with a fresh self-signed certificate, and the path of
-    that certificate as a CA file clients can trust (``cafile=``)."""
+    that certificate as a CA file clients can trust (``cafile=``).
+
+    The private key lives only in the context: its file is removed once loaded.
+    """
     cert_pem, key_pem = make_self_signed(host)
     folder = tempfile.mkdtemp(prefix="rtnb-tls-")
     cert_path = os.path.join(folder, "cert.pem")
@@ -67,5 +70,8 @@ def server_ssl_context(host: str) -> tuple[ssl.SSLContext, str]:
     with os.fdopen(fd, "wb") as f:
         f.write(key_pem)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert_path, key_path)
+    try:
+        ctx.load_cert_chain(cert_path, key_path)
+    finally:
+        os.unlink(key_path)  # the key of a CA certificate: don't leave it on disk
     return ctx, cert_path
