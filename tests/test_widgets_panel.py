@@ -88,8 +88,9 @@ def test_panel_counters_state_pause_and_clear(server: Server) -> None:
     panel._on_front_end_msg(panel.controls, {"type": "pause", "paused": False}, [])
     assert not panel.table.paused
     panel._on_front_end_msg(panel.controls, {"type": "clear"}, [])
-    assert len(c.log) == 0
     wait_for(lambda: panel.table is not None and panel.table.rows == [])
+    assert len(c.log) == 10, "Clear empties the view, not the connection's data"
+    assert c.recv(timeout=5).json == {"i": 0}
     c.close()
     wait_for(lambda: panel.controls.state == "closed")
     assert not panel.running

@@ -174,8 +174,8 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
             self.table.resume()
 
     def clear(self) -> None:
-        """Empty the connection's log and the table."""
-        self._conn.log.clear()
+        """Empty the table. The connection's data stays: ``messages``, ``recv()``
+        and ``to_pandas()`` still have it (use ``conn.log.clear()`` to drop it)."""
         if self.table is not None:
             self.table.clear()
 

@@ -36,7 +36,11 @@ function render({ model, el }) {
     <div class="rtnb-table-error"></div>
     <div class="rtnb-table-scroll"><table>
       <thead></thead><tbody></tbody>
-    </table></div>`;
+    </table></div>
+    <div class="rtnb-table-detail" style="display:none">
+      <div class="rtnb-table-detail-bar"><span></span><button type="button" title="close">×</button></div>
+      <pre></pre>
+    </div>`;
   el.appendChild(root);
   const scroll = root.querySelector(".rtnb-table-scroll");
   const thead = root.querySelector("thead");
@@ -46,6 +50,12 @@ function render({ model, el }) {
   const pausedEl = root.querySelector(".rtnb-table-paused");
   const filterEl = root.querySelector(".rtnb-table-filter");
   const errorEl = root.querySelector(".rtnb-table-error");
+  // The opened message's payload lives in its own pane, so it stays readable
+  // after its row scrolls out of a fast table.
+  const detailEl = root.querySelector(".rtnb-table-detail");
+  const detailTitle = detailEl.querySelector("span");
+  const detailText = detailEl.querySelector("pre");
+  const detailClose = detailEl.querySelector("button");
 
   function schedule() {
     if (!frame) frame = requestAnimationFrame(draw);
@@ -97,10 +107,11 @@ function render({ model, el }) {
       }
       if (dataCol) tr += `<td class="rtnb-data">${esc(r.data)}</td>`;
       out.push(tr + "</tr>");
-      if (r.seq === expanded) {
-        const text = details.get(r.seq) ?? "loading…";
-        out.push(`<tr class="rtnb-detail"><td colspan="${span}"><pre>${esc(text)}</pre></td></tr>`);
-      }
+    }
+    detailEl.style.display = expanded === null ? "none" : "";
+    if (expanded !== null) {
+      detailTitle.textContent = `message #${expanded}`;
+      detailText.textContent = details.get(expanded) ?? "loading…";
     }
     if (!out.length) {
       out.push(`<tr class="rtnb-empty"><td colspan="${span}">waiting for messages…</td></tr>`);
@@ -153,12 +164,18 @@ function render({ model, el }) {
     schedule();
   }
 
+  function onCloseDetail() {
+    expanded = null;
+    schedule();
+  }
+
   const onTrait = () => schedule();
   model.on("msg:custom", onCustom);
   for (const name of ["columns", "meta", "paused", "newest_first", "height", "filter_text", "error"]) {
     model.on(`change:${name}`, onTrait);
   }
   tbody.addEventListener("click", onClick);
+  detailClose.addEventListener("click", onCloseDetail);
   draw();
   model.send({ type: "hello" });
 
@@ -169,6 +186,7 @@ function render({ model, el }) {
       model.off(`change:${name}`, onTrait);
     }
     tbody.removeEventListener("click", onClick);
+    detailClose.removeEventListener("click", onCloseDetail);
     root.remove();
   };
 }
