@@ -75,6 +75,11 @@ def test_a_cafile_that_cannot_be_used_is_named(tmp_path: str) -> None:
         rtnb.connect("sse", "https://127.0.0.1:1/sse/clock", cafile=junk)
 
 
+def test_a_ca_path_given_as_verify_points_to_cafile(tls_server: Server) -> None:
+    with pytest.raises(TypeError, match=r"verify must be True or False.*cafile="):
+        rtnb.connect("ws", tls_server.url_for("/ws/echo"), verify=tls_server.cafile)
+
+
 def test_verify_false_works_and_warns_once(
     tls_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

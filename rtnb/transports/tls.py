@@ -31,9 +31,15 @@ def client_ssl_context(verify: bool = True, cafile: str | None = None) -> ssl.SS
             (for example the one ``rtnb.serve(tls=True)`` writes).
 
     Raises:
+        TypeError: when ``verify`` is not a bool (a CA path goes in ``cafile``).
         ValueError: when ``cafile`` cannot be read or holds no certificate.
     """
     global _warned_insecure
+    if not isinstance(verify, bool):  # verify="ca.pem" (httpx style) was silently ignored
+        raise TypeError(
+            f"verify must be True or False, not {verify!r}; to trust a CA file pass "
+            "cafile='path/to/ca.pem'"
+        )
     if not verify:
         if not _warned_insecure:
             _warned_insecure = True
