@@ -156,6 +156,9 @@ class Connection:
         self.options = dict(options)
         self._counters = Counters()
         self._transport: Transport = cls(url, self._ingest, options)
+        if self.send_on_open and not self._transport.can_send:
+            # it would fail after every open and reconnect for ever
+            raise SendNotSupported(f"send_on_open cannot be used: {cls.send_refusal}")
         self.reconnect = self._transport.reconnect_by_default if reconnect is None else reconnect
         self._state: State = "connecting"
         self._state_cond = threading.Condition()

@@ -230,6 +230,11 @@ def test_bad_arguments_are_clear() -> None:
         rtnb.connect("ws", "ws://127.0.0.1:1/", max_messages=0)
 
 
+def test_send_on_open_is_refused_for_kinds_that_cannot_send(server: Server) -> None:
+    with pytest.raises(rtnb.SendNotSupported, match="send_on_open cannot be used: SSE is one-way"):
+        rtnb.connect("sse", server.url_for("/sse/clock"), send_on_open={"type": "hi"})
+
+
 def test_send_rejects_unsendable_values(server: Server) -> None:
     c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
     with pytest.raises(TypeError, match="str"):
