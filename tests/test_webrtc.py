@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -323,6 +324,34 @@ def test_bot_replies_with_errors_to_bad_signaling_and_keeps_going(server: Server
     c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
     c.send("still here")
     assert c.recv(5).data == "still here"
+
+
+@webrtc
+def test_client_leaving_before_the_answer_is_not_logged_as_an_error(
+    fresh_server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    from websockets.asyncio.client import connect as async_connect
+
+    async def offer_and_vanish() -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.createDataChannel("x")
+        await pc.setLocalDescription(await pc.createOffer())
+        async with async_connect(fresh_server.url_for("/webrtc/bot")) as ws:
+            await ws.recv()  # hello
+            offer = {"type": "offer", "sdp": {"type": "offer", "sdp": pc.localDescription.sdp}}
+            await ws.send(json.dumps(offer))
+            ws.transport.abort()  # gone before the bot can answer
+        await pc.close()
+
+    caplog.set_level(logging.ERROR)
+    asyncio.run(offer_and_vanish())
+    bots = fresh_server._app[BOTS]  # type: ignore[index]
+    deadline = time.monotonic() + 10
+    while bots and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the handler's last log line, if any
+    assert not bots
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 @webrtc

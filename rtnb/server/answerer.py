@@ -57,6 +57,8 @@ class AnsweringPeer:
                     await self.say(signaling.error(str(exc)))
                     continue
                 await self.handle(sig)
+        except ConnectionResetError as exc:  # the client left, e.g. before our answer
+            log.debug("webrtc %s: client gone: %r", self.name, exc)
         finally:
             await self.aclose()
 
