@@ -176,8 +176,8 @@ def _parse_json(data: str | bytes) -> Any:
                 if not stripped or stripped[0] not in _JSON_START_BYTES:
                     return None
         return jsonfast.loads(data)
-    except (ValueError, TypeError, UnicodeDecodeError):
-        return None
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        return None  # RecursionError: the stdlib backend on "[[[[..." nested too deep
 
 
 class MessageLog:

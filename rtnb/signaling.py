@@ -148,7 +148,7 @@ def parse(message: str | bytes | dict[str, Any]) -> Signal:
             raise ValueError(f"signaling message over {MAX_SIGNAL_SIZE} bytes")
         try:
             obj = jsonfast.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: stdlib json, nested too deep
             snippet = message[:40] + ("..." if len(message) > 40 else "")
             raise ValueError(f"signaling message is not JSON: {snippet!r}") from None
     else:

@@ -156,6 +156,19 @@ def test_a_waiter_whose_loop_was_closed_does_not_break_append() -> None:
     assert not waiting.done()
 
 
+def test_json_nested_too_deep_is_not_json_with_the_stdlib_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from rtnb import jsonfast
+
+    monkeypatch.setattr(jsonfast, "loads", json.loads)  # the backend without orjson
+    deep = Message("[" * 100_000 + "]" * 100_000)
+    assert deep.json is None and not deep.is_json
+    assert Message('{"ok": [1]}').json == {"ok": [1]}
+
+
 def test_since_returns_new_messages_and_counts_missed() -> None:
     log = MessageLog(max_messages=5)
     fill(log, 8)

@@ -164,3 +164,13 @@ def test_docstring_examples_hold() -> None:
     import doctest
 
     assert doctest.testmod(signaling).failed == 0
+
+
+def test_json_nested_too_deep_is_refused_with_the_stdlib_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rtnb import jsonfast
+
+    monkeypatch.setattr(jsonfast, "loads", json.loads)  # the backend without orjson
+    with pytest.raises(ValueError, match="signaling message is not JSON"):
+        parse("[" * 100_000)
