@@ -759,7 +759,11 @@ def connect(kind: str, url: str, **options: Any) -> Connection:
 
 
 def connections() -> dict[str, Connection]:
-    """The named connections that are still registered (not closed), by name."""
+    """The registered connections by name: every one not yet ``close()``-d.
+
+    A connection whose stream ended by itself (state ``closed`` or ``failed``)
+    stays listed, with its messages, until ``close()`` is called on it.
+    """
     with _registry_lock:
         return dict(_registry)
 
