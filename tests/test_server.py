@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
+import struct
 import time
 import urllib.error
 import urllib.request
@@ -327,3 +329,30 @@ def test_chat_outbox_is_bounded_in_bytes_not_only_in_messages() -> None:
     finally:
         silent.close()
         srv.stop()
+
+
+def test_clients_that_reset_at_once_are_not_logged_as_server_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    srv = rtnb.serve()
+    upgrade = (
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    )
+    caplog.set_level(logging.ERROR)
+    try:
+        for path in ("/sse/clock", "/sse/ticker?symbols=AAPL", "/ws/echo", "/webrtc/signal"):
+            for _ in range(5):
+                s = socket.create_connection(("127.0.0.1", srv.port))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                extra = upgrade if path.startswith(("/ws/", "/webrtc/")) else ""
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+                s.close()  # with SO_LINGER 0: a reset, as when a tab is closed
+        clients = srv._app[CLIENTS]  # type: ignore[index]
+        deadline = time.monotonic() + 10
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert get(srv.url_for("/"))[0] == 200  # also lets the last handlers finish
+    finally:
+        srv.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

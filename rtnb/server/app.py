@@ -69,6 +69,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         tasks.add(task)
     try:
         return await handler(request)
+    except ConnectionResetError as exc:
+        # The client left mid-response (often before its headers were even
+        # sent): routine, not a server error worth a logged traceback. aiohttp
+        # finds the connection gone when it tries to send this.
+        log.debug("client %s left: %r", peer, exc)
+        return web.Response(status=400, reason="client gone")
     finally:
         if task is not None:
             tasks.discard(task)
