@@ -353,6 +353,16 @@ def test_transport_info_and_reconnect_defaults() -> None:
     assert isinstance(get._timeout, httpx.Timeout) and get._timeout.read is None
 
 
+def test_the_ca_store_is_loaded_in_the_callers_thread_not_on_the_loop() -> None:
+    from rtnb.transports.tls import default_context
+
+    default_context.cache_clear()
+    transport = SSETransport("http://127.0.0.1:1/x", lambda *a, **k: None, {})
+    # built by the constructor (the caller's thread): open() on the loop reuses it
+    assert default_context.cache_info().currsize == 1
+    assert transport._verify is default_context()
+
+
 # --- a server not written in Python ---------------------------------------------------------
 
 

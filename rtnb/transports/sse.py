@@ -116,10 +116,13 @@ class SSETransport(Transport):
             raise ValueError(f"max_event_size must be a positive int, not {max_size!r}")
         self.max_event_size = max_size
         self._timeout = _timeout(options.get("timeout", 10.0), options.get("read_timeout"))
-        # One context for every reconnect (an http:// URL may still redirect to https).
-        self._verify: ssl.SSLContext | None = None
+        # One context for every reconnect (an http:// URL may still redirect to https),
+        # made here in the caller's thread: loading the system CAs blocks for ~20 ms,
+        # which open() would spend on the runtime loop, stalling every stream.
         if parts.scheme == "https":
             self._verify = client_ssl_context(options.get("verify", True), options.get("cafile"))
+        else:
+            self._verify = default_context()
         self._proxy = options.get("proxy")
         self._follow = bool(options.get("follow_redirects", True))
         last = options.get("last_event_id")
@@ -143,8 +146,6 @@ class SSETransport(Transport):
         headers.update(self._headers)
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
-        if self._verify is None:
-            self._verify = default_context()
         client = httpx.AsyncClient(
             verify=self._verify,
             timeout=self._timeout,
