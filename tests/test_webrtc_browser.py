@@ -137,6 +137,19 @@ def test_demo_page_subscribes_to_bot_ticks(context: Any, server: Server) -> None
     assert page.evaluate("window.rtnbDemo.errors") == []
 
 
+def test_demo_page_keeps_bounded_logs_on_a_long_stream(context: Any, server: Server) -> None:
+    page = context.new_page()
+    page.goto(server.url_for("/demo/webrtc?mode=bot&autostart=1", ws=False))
+    wait_for(page, "window.rtnbDemo.state === 'open'")
+    page.evaluate("window.seen = 0; dataChannel.addEventListener('message', () => window.seen++)")
+    sub = json.dumps({"type": "subscribe", "symbols": "AAPL", "rate": 0, "count": 2500})
+    page.evaluate("(text) => window.rtnbDemo.send(text)", sub)
+    wait_for(page, "window.seen >= 2501", timeout=30)  # the ack and every tick
+    assert page.evaluate("window.rtnbDemo.received.length") <= 1000
+    assert page.evaluate("window.rtnbDemo.log.length") <= 1000
+    assert page.locator("#log div").count() <= 500
+
+
 def test_demo_page_works_on_a_server_with_a_token(context: Any) -> None:
     # the page's <script src="webrtc.js"> cannot carry the token
     srv = rtnb.serve(token="demo-token")

@@ -18,6 +18,7 @@ let role = "offer";
 
 function show(kind, text) {
   demo.log.push(`${kind}: ${text}`);
+  if (demo.log.length > 1000) demo.log.shift(); // bounded, like the page's log below
   const line = document.createElement("div");
   line.className = kind;
   line.textContent = `${new Date().toISOString().slice(11, 23)} ${text}`;
