@@ -45,6 +45,24 @@ def test_sse_lab_resumes_after_last_event_id(server: Server) -> None:
     assert summary["first"] == 3 and summary["sent"] == 2 and summary["last_event_id"] == "2"
 
 
+@pytest.mark.parametrize("last", ["\u00b2", "9" * 5000])
+def test_sse_lab_starts_over_after_a_last_event_id_that_is_no_number(
+    server: Server, last: str
+) -> None:
+    url = server.url_for("/lab/sse?count=3&rate=0&ids=1")
+    # "\u00b2" passes str.isdigit() but not int(); 5000 digits exceed int()'s limit
+    headers = {"Last-Event-ID": last.encode()}
+    with httpx.stream("GET", url, headers=headers, timeout=10) as r:
+        assert r.status_code == 200
+        body = ""
+        for chunk in r.iter_text():
+            body += chunk
+            if "event: done" in body and body.endswith("\n\n"):
+                break
+    summary = json.loads(body.split("event: done\ndata: ", 1)[1])
+    assert summary["first"] == 0 and summary["sent"] == 3
+
+
 def test_ws_lab_streams_binary_and_echoes(server: Server) -> None:
     with ws_connect(server.url_for("/lab/ws?count=2&rate=0&size=300&binary=1", ws=True)) as ws:
         first, second, summary = ws.recv(5), ws.recv(5), json.loads(ws.recv(5))

@@ -41,7 +41,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 
 from .. import jsonfast, signaling
 from ..comparestats import PAYLOAD_LIMITS, lab_payload
-from ..sse_format import encode_event, encode_retry
+from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
 from .answerer import AnsweringPeer
@@ -255,8 +255,9 @@ async def lab_sse(request: web.Request) -> web.StreamResponse:
     plan = LabPlan.from_request(request)
     start = 0
     last = request.headers.get("Last-Event-ID", "")
-    if plan.ids and last.isdigit():
-        start = min(int(last) + 1, plan.count)
+    last_id = parse_event_id(last) if plan.ids else None
+    if last_id is not None:
+        start = min(last_id + 1, plan.count)
     resp = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
