@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSCloseCode, web
 
 from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
-from .config import Endpoint, ServerConfig
+from .config import CONFIG, Endpoint, ServerConfig
 from .security import origin_allowed, token_from_request, token_matches
 from .ws_handlers import close_ws
 
@@ -18,7 +18,6 @@ __all__ = ["CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
 
 log = logging.getLogger("rtnb.server")
 
-CONFIG = web.AppKey("rtnb_config", ServerConfig)
 ENDPOINTS = web.AppKey("rtnb_endpoints", list[Endpoint])
 SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request])
 TASKS = web.AppKey("rtnb_tasks", set[asyncio.Task[None]])

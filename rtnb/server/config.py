@@ -1,10 +1,12 @@
-"""The in-kernel server's settings and the Endpoint records its index and reprs list."""
+"""The in-kernel server's settings, where handlers find them, and its Endpoint records."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Endpoint", "ServerConfig"]
+from aiohttp import web
+
+__all__ = ["CONFIG", "Endpoint", "ServerConfig", "config_of"]
 
 
 @dataclass
@@ -31,6 +33,14 @@ class ServerConfig:
     tls: bool = False
     #: Filled in when the server starts: its own origins (for the Origin check).
     own_origins: list[str] = field(default_factory=list)
+
+
+CONFIG = web.AppKey("rtnb_config", ServerConfig)
+
+
+def config_of(request: web.Request) -> ServerConfig:
+    """The settings of the server handling ``request``."""
+    return request.app[CONFIG]
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
 from .answerer import AnsweringPeer
-from .config import Endpoint, ServerConfig
+from .config import Endpoint, ServerConfig, config_of
 from .ws_handlers import cut, open_ws, query_float
 
 __all__ = ["LabPlan", "setup", "tcp_counters"]
@@ -428,9 +428,7 @@ def _ice_pair(pc: RTCPeerConnection) -> str:
 
 async def lab_webrtc(request: web.Request) -> web.WebSocketResponse:
     """Signaling to a lab peer: it answers, then streams lab messages on each data channel."""
-    from .app import CONFIG
-
-    config: ServerConfig = request.app[CONFIG]
+    config = config_of(request)
     plan = LabPlan.from_request(request)
     peers = request.app[PEERS]
     ws = await open_ws(request)

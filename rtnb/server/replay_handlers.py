@@ -21,7 +21,7 @@ from aiohttp import WSCloseCode, web
 
 from ..recordfmt import Record, RecordFormatError, decode_line
 from ..transports.replay import check_speed, play
-from .config import Endpoint, ServerConfig
+from .config import Endpoint, ServerConfig, config_of
 
 __all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
 
@@ -176,11 +176,10 @@ def _one_line(text: str) -> str:
 
 async def replay_sse(request: web.Request) -> web.StreamResponse:
     """Each received message of the recording as an SSE event (with its event type and id)."""
-    from .app import CONFIG
     from .sse_handlers import cors_headers
 
     path, speed, loop = _lookup(request)
-    config: ServerConfig = request.app[CONFIG]
+    config = config_of(request)
     resp = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

@@ -20,7 +20,7 @@ from aiohttp import web
 from .. import jsonfast
 from ..sse_format import encode_comment, encode_event, encode_retry
 from ..ticker import parse_symbols
-from .config import Endpoint, ServerConfig
+from .config import Endpoint, ServerConfig, config_of
 from .faults import deliver
 from .security import origin_allowed
 from .sse_streams import BATCH, StreamRegistry, plan_resume
@@ -42,12 +42,6 @@ CHUNK_EVENTS = BATCH
 CLIENT_CHECK = 0.5
 
 
-def _config(request: web.Request) -> ServerConfig:
-    from .app import CONFIG
-
-    return request.app[CONFIG]
-
-
 def cors_headers(request: web.Request, config: ServerConfig) -> dict[str, str]:
     """CORS grant for an allowed ``Origin``; nothing for a disallowed or absent one."""
     origin = request.headers.get("Origin")
@@ -64,7 +58,7 @@ def cors_headers(request: web.Request, config: ServerConfig) -> dict[str, str]:
 
 async def preflight(request: web.Request) -> web.Response:
     """OPTIONS: allow the headers an SSE client sends (``Last-Event-ID``, auth, JSON)."""
-    headers = cors_headers(request, _config(request))
+    headers = cors_headers(request, config_of(request))
     if headers:
         headers.update(
             {
@@ -78,7 +72,7 @@ async def preflight(request: web.Request) -> web.Response:
 
 async def open_stream(request: web.Request, retry_ms: int) -> web.StreamResponse:
     """Send the status line, the event-stream headers and ``retry:`` at once."""
-    config = _config(request)
+    config = config_of(request)
     resp = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -132,8 +126,8 @@ async def clock(request: web.Request) -> web.StreamResponse:
     """
     interval = query_float(request, "interval", 1.0, 0.01, 3600.0)
     count = int(query_float(request, "count", 0, 0, 1e12))
-    faults = request_faults(request, _config(request).seed)
-    heartbeat = _config(request).heartbeat
+    faults = request_faults(request, config_of(request).seed)
+    heartbeat = config_of(request).heartbeat
     resp = await open_stream(request, _retry_ms(request))
     sent = 0
     try:
@@ -174,7 +168,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     connection after N ticks to show resuming; ``latency``, ``jitter``, ``drop``.
     Resumes after the ``Last-Event-ID`` header (or ``?last_event_id=``).
     """
-    config = _config(request)
+    config = config_of(request)
     try:
         symbols = parse_symbols(request.query.get("symbols"))
     except ValueError as exc:

@@ -33,7 +33,7 @@ from .. import jsonfast, signaling
 from ..ticker import Pacer, TickGenerator, parse_symbols
 from ..transports.webrtc import HIGH_WATER, LOW_WATER
 from .answerer import AnsweringPeer
-from .config import Endpoint, ServerConfig
+from .config import Endpoint, ServerConfig, config_of
 from .ws_handlers import Outbox, open_ws
 
 __all__ = ["setup"]
@@ -49,12 +49,6 @@ HELD_MESSAGES = 64
 HELD_BYTES = 512 * 1024
 #: Fastest tick rate a bot stream accepts (per symbol, per second).
 MAX_BOT_RATE = 10_000.0
-
-
-def _config(request: web.Request) -> ServerConfig:
-    from .app import CONFIG
-
-    return request.app[CONFIG]
 
 
 class _Peer(Outbox):
@@ -115,7 +109,7 @@ async def _refuse(ws: web.WebSocketResponse, text: str, code: int) -> web.WebSoc
 
 async def relay(request: web.Request) -> web.WebSocketResponse:
     """GET /webrtc/signal?room=R : relay JSON signaling messages between the room's peers."""
-    config = _config(request)
+    config = config_of(request)
     name = request.query.get("room", "default")
     if not _ROOM_NAME.match(name):
         raise web.HTTPBadRequest(text="room must be 1-64 letters, digits or _.~-")
@@ -272,7 +266,7 @@ class _Bot(AnsweringPeer):
 
 async def bot(request: web.Request) -> web.WebSocketResponse:
     """GET /webrtc/bot : signaling to the server's own peer (answers offers)."""
-    config = _config(request)
+    config = config_of(request)
     bots = request.app[BOTS]
     ws = await open_ws(request)
     if len(bots) >= config.max_bots:

@@ -12,7 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import jsonfast
 from ..ticker import Pacer, TickGenerator, parse_symbols
-from .config import Endpoint, ServerConfig
+from .config import Endpoint, ServerConfig, config_of
 from .faults import FaultInjector, deliver, injector_from_query
 
 __all__ = ["setup"]
@@ -22,21 +22,16 @@ log = logging.getLogger("rtnb.server")
 CHAT = web.AppKey("rtnb_chat", set["Outbox"])
 
 
-def _app_keys() -> tuple[Any, Any]:
-    from .app import CONFIG, SOCKETS
-
-    return CONFIG, SOCKETS
-
-
 async def open_ws(request: web.Request, **kwargs: Any) -> web.WebSocketResponse:
     """Accept a WebSocket with the server's limits and track it for shutdown."""
-    config_key, sockets_key = _app_keys()
-    config: ServerConfig = request.app[config_key]
+    from .app import SOCKETS
+
+    config = config_of(request)
     ws = web.WebSocketResponse(
         max_msg_size=config.max_message_size, heartbeat=config.heartbeat, **kwargs
     )
     await ws.prepare(request)
-    request.app[sockets_key][ws] = request
+    request.app[SOCKETS][ws] = request
     return ws
 
 
@@ -104,8 +99,7 @@ def cut(request: web.Request) -> None:
 
 async def echo(request: web.Request) -> web.WebSocketResponse:
     """Send every frame back as it came: text stays text, binary stays binary."""
-    config_key, _ = _app_keys()
-    faults = request_faults(request, request.app[config_key].seed)
+    faults = request_faults(request, config_of(request).seed)
     ws = await open_ws(request)
     try:
         async for msg in ws:
@@ -195,8 +189,7 @@ class Outbox:
 
 async def chat(request: web.Request) -> web.WebSocketResponse:
     """Broadcast each message to every other client (never back to the sender)."""
-    config_key, _ = _app_keys()
-    config: ServerConfig = request.app[config_key]
+    config = config_of(request)
     faults = request_faults(request, config.seed)
     ws = await open_ws(request)
     members = request.app[CHAT]
@@ -228,8 +221,7 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
     Text messages ``{"type": "subscribe"|"unsubscribe", "channel": SYMBOL}``
     change the symbols; each is acknowledged with ``{"type": "subscribed", ...}``.
     """
-    config_key, _ = _app_keys()
-    config: ServerConfig = request.app[config_key]
+    config = config_of(request)
     try:
         symbols = parse_symbols(request.query.get("symbols"))
     except ValueError as exc:
