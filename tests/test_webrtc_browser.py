@@ -150,6 +150,24 @@ def test_demo_page_keeps_bounded_logs_on_a_long_stream(context: Any, server: Ser
     assert page.locator("#log div").count() <= 500
 
 
+def test_demo_page_reconnect_is_not_disturbed_by_the_old_session(
+    context: Any, server: Server
+) -> None:
+    page = context.new_page()
+    page.goto(server.url_for("/demo/webrtc?mode=bot&autostart=1", ws=False))
+    wait_for(page, "window.rtnbDemo.state === 'open'")
+    page.click("#connect")  # hang up and connect again
+    wait_for(page, "window.rtnbDemo.state === 'open'")
+    page.fill("#text", "second session")
+    page.click("#send")
+    wait_for(page, "window.rtnbDemo.received.includes('second session')")
+    log = page.evaluate("window.rtnbDemo.log")
+    # the first session's channel was detached before it was closed: its late
+    # close event did not reset the state or the buttons of the second
+    assert "sys: data channel closed" not in log
+    assert page.evaluate("window.rtnbDemo.errors") == []
+
+
 def test_demo_page_works_on_a_server_with_a_token(context: Any) -> None:
     # the page's <script src="webrtc.js"> cannot carry the token
     srv = rtnb.serve(token="demo-token")

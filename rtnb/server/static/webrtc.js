@@ -113,8 +113,16 @@ async function onSignal(data) {
 }
 
 function resetPeer() {
-  if (dataChannel) dataChannel.close();
-  if (peerConnection) peerConnection.close();
+  // Detach first: the old channel's late "close" must not touch the next session.
+  if (dataChannel) {
+    dataChannel.onopen = dataChannel.onclose = dataChannel.onmessage = null;
+    dataChannel.close();
+  }
+  if (peerConnection) {
+    peerConnection.onicecandidate = peerConnection.ondatachannel = null;
+    peerConnection.onconnectionstatechange = null;
+    peerConnection.close();
+  }
   dataChannel = null;
   peerConnection = null;
   setState("closed");
@@ -125,26 +133,30 @@ function connect() {
   const mode = document.querySelector("input[name=mode]:checked").value;
   role = mode === "bot" ? "offer" : $("role").value;
   setState("connecting");
-  signaling = new WebSocket(signalingUrl(mode));
+  const ws = (signaling = new WebSocket(signalingUrl(mode)));
+  const current = () => ws === signaling; // false once hung up or replaced
   // Process signaling messages one after another, in order.
   let queue = Promise.resolve();
-  signaling.onmessage = (event) => {
-    queue = queue.then(() => onSignal(JSON.parse(event.data))).catch((err) => {
+  ws.onmessage = (event) => {
+    queue = queue.then(() => current() && onSignal(JSON.parse(event.data))).catch((err) => {
       demo.errors.push(String(err));
       show("err", String(err));
     });
   };
-  signaling.onopen = () => {
-    show("sys", `signaling open: ${signaling.url.replace(/token=[^&]*/, "token=…")}`);
-    if (role === "offer") queue = queue.then(makeOffer);
+  ws.onopen = () => {
+    show("sys", `signaling open: ${ws.url.replace(/token=[^&]*/, "token=…")}`);
+    if (role === "offer") queue = queue.then(() => current() && makeOffer());
   };
-  signaling.onclose = (event) => show("sys", `signaling closed (${event.code}${event.reason ? ": " + event.reason : ""})`);
+  ws.onclose = (event) => show("sys", `signaling closed (${event.code}${event.reason ? ": " + event.reason : ""})`);
   $("hangup").disabled = false;
 }
 
 function hangup() {
   resetPeer();
-  if (signaling) signaling.close();
+  if (signaling) {
+    signaling.onmessage = signaling.onopen = null;
+    signaling.close();
+  }
   signaling = null;
   $("hangup").disabled = true;
 }
