@@ -6,7 +6,8 @@ import os
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def fresh_server() -> Iterator[Server]:
 def _close_connections() -> Iterator[None]:
     yield
     rtnb.close_all()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"condition not reached within {timeout} s")
 
 
 def free_port() -> int:

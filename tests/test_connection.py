@@ -17,16 +17,7 @@ from rtnb.errors import (
 )
 from rtnb.server import Server
 
-from .conftest import free_port, loop_tasks, thread_names
-
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from .conftest import free_port, loop_tasks, thread_names, wait_for
 
 
 def test_echo_keeps_text_as_text_and_binary_as_binary(server: Server) -> None:

@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,17 +35,8 @@ from rtnb.errors import ConnectError, ConnectionClosed
 from rtnb.server import Server
 from rtnb.server.faults import FaultInjector, FaultPlan, Step, deliver, parse_faults
 
-from .conftest import free_port
+from .conftest import free_port, wait_for
 from .faultproxy import FaultProxy
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

@@ -28,18 +28,8 @@ from rtnb.server import Server
 from rtnb.server.app import SOCKETS
 from rtnb.server.webrtc_handlers import BOTS
 
-from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns, wait_for
 from .faultproxy import FaultProxy
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
 
 # --- a raw WebSocket client, to send what well-behaved libraries refuse to --------------
 

@@ -21,7 +21,6 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 
 import psutil
 import pytest
@@ -30,7 +29,7 @@ import rtnb
 import rtnb.runtime
 from rtnb.server.app import SOCKETS, TASKS
 
-from .conftest import loop_tasks
+from .conftest import loop_tasks, wait_for
 from .faultproxy import FaultProxy
 
 SOAK_SECONDS = float(os.environ.get("RTNB_SOAK_SECONDS", "30"))
@@ -40,15 +39,6 @@ CYCLE = 2.0
 LOG_BOUND = 500
 #: Traced memory may wobble by this much after warm-up; a leak grows past it.
 MEMORY_SLACK = 4 * 1024 * 1024
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 class _IdWatch:

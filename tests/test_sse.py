@@ -19,7 +19,7 @@ from rtnb.server import Server
 from rtnb.stats import Backoff
 from rtnb.transports.sse import SSETransport
 
-from .conftest import free_port, require_node
+from .conftest import free_port, require_node, wait_for
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 FAST = {"initial": 0.05, "factor": 1.0, "cap": 0.05, "jitter": 0.0}
@@ -109,16 +109,6 @@ def lab() -> Iterator[str]:
     run(start(), timeout=10)
     yield f"http://127.0.0.1:{port}"
     run(runner.cleanup(), timeout=10)
-
-
-def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 # --- events from rtnb's own server ------------------------------------------------------

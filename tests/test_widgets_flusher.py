@@ -11,16 +11,7 @@ from rtnb.message import Message, MessageLog
 from rtnb.runtime import get_runtime
 from rtnb.widgets.flusher import Flusher, pull
 
-from .conftest import loop_tasks
-
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
+from .conftest import loop_tasks, wait_for
 
 
 def append_on_loop(log: MessageLog, n: int) -> None:

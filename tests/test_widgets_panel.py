@@ -10,14 +10,7 @@ import rtnb
 from rtnb.server import Server
 from rtnb.widgets import ConnectionPanel, display_connection
 
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from .conftest import wait_for
 
 
 def echo(server: Server) -> rtnb.Connection:

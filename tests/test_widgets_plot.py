@@ -10,18 +10,9 @@ import rtnb
 from rtnb.server import Server
 from rtnb.widgets import CanvasPlot, MplPlot
 
-from .conftest import loop_tasks
+from .conftest import loop_tasks, wait_for
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def wait_for(predicate: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def ticker(server: Server, rate: int = 200) -> rtnb.Connection:

@@ -10,16 +10,7 @@ import rtnb
 from rtnb.server import Server
 from rtnb.widgets import LiveTable
 
-from .conftest import loop_tasks
-
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from .conftest import loop_tasks, wait_for
 
 
 def ticker(server: Server, rate: int = 200, **kw: object) -> rtnb.Connection:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import rtnb
 from rtnb.server import Server
 from rtnb.widgets._view import MAX_LIVE_VIEWS, live_views
 
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from .conftest import wait_for
 
 
 def test_too_many_live_views_stop_the_oldest(
