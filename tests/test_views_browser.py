@@ -169,9 +169,16 @@ def test_table_rows_change_and_show_the_fields(page: Any) -> None:
 
 
 def test_clicking_a_row_shows_the_whole_payload(page: Any) -> None:
-    row = page.locator(f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row").nth(2)
-    seq = row.get_attribute("data-seq")
-    row.click()
+    # Pick and click the row in one step: the table re-renders ten times a
+    # second, so a separate read and click could land on different rows.
+    seq = page.evaluate(
+        """(sel) => {
+          const row = document.querySelectorAll(sel)[2];
+          row.click();
+          return row.dataset.seq;
+        }""",
+        f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row",
+    )
     detail = page.locator(f"{cell(PANEL)} .rtnb-table-detail pre")
     detail.wait_for(timeout=20_000)
     # the pane outlives the row: at 24 msg/s the row leaves a 12-row table in

@@ -52,6 +52,30 @@ def test_canvas_plot_batches_points(server: Server) -> None:
     assert p._fallback()["image/png"]
 
 
+def test_canvas_snapshot_keeps_every_point_when_asked(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), max_messages=30_000).wait_open(10)
+    p = c.plot("v", x="i", window=None, backend="canvas")
+    assert isinstance(p, CanvasPlot)
+
+    def fill() -> None:
+        for i in range(20_000):
+            c._ingest(f'{{"i": {i}, "v": {i % 7}}}')
+
+    rtnb.runtime.get_runtime().call_soon(fill)
+    wait_for(lambda: p.series.points() == 20_000)
+    sent = p.points_sent
+    rtnb.runtime.run(_call(p._send_snapshot), timeout=10)
+    assert p.points_sent - sent <= 8192  # a reload gets a thinned copy by default
+    p.batch_points = 50_000  # "every point": a reload must not thin them either
+    sent = p.points_sent
+    rtnb.runtime.run(_call(p._send_snapshot), timeout=10)
+    assert p.points_sent - sent == 20_000
+
+
+async def _call(fn: object) -> None:
+    fn()  # type: ignore[operator]
+
+
 @pytest.mark.parametrize("backend", ["mpl", "canvas"])
 def test_a_message_arriving_while_a_plot_is_built_is_plotted_once(
     server: Server, backend: str

@@ -409,7 +409,8 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     def _send_snapshot(self) -> None:
         s = self.series
         parts = [(i, *s.arrays(i)) for i in range(len(s.lines))]
-        self._send_points("reset", parts, SNAPSHOT_POINTS)
+        # a view that asked for every point (batch_points) gets them on a reload too
+        self._send_points("reset", parts, max(SNAPSHOT_POINTS, self.batch_points))
 
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "hello":
