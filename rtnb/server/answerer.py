@@ -8,6 +8,7 @@ candidates, and differ only in what they do with a data channel
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -18,7 +19,7 @@ from .. import signaling
 from ..signaling import Signal
 from ..transports.webrtc import CandidateQueue, close_peer
 
-__all__ = ["AnsweringPeer"]
+__all__ = ["AnsweringPeer", "close_all"]
 
 log = logging.getLogger("rtnb.server")
 
@@ -122,3 +123,11 @@ class AnsweringPeer:
     async def aclose(self) -> None:
         """Release everything (the signaling socket closed or the server stops)."""
         await self.reset()
+
+
+async def close_all(running: set[Any]) -> None:
+    """Close every peer in ``running`` (on server shutdown) and empty the set."""
+    peers = list(running)
+    running.clear()
+    if peers:
+        await asyncio.gather(*(p.aclose() for p in peers), return_exceptions=True)

@@ -44,7 +44,7 @@ from ..comparestats import PAYLOAD_LIMITS, lab_payload
 from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
-from .answerer import AnsweringPeer
+from .answerer import AnsweringPeer, close_all
 from .config import Endpoint, ServerConfig, config_of
 from .ws_handlers import cut, open_ws, query_float
 
@@ -446,11 +446,7 @@ async def lab_webrtc(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _close_peers(app: web.Application) -> None:
-    running: set[_LabPeer] = app[PEERS]
-    peers = list(running)
-    running.clear()
-    if peers:
-        await asyncio.gather(*(p.aclose() for p in peers), return_exceptions=True)
+    await close_all(app[PEERS])
 
 
 def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:

@@ -32,7 +32,7 @@ from aiortc import RTCDataChannel
 from .. import jsonfast, signaling
 from ..ticker import Pacer, TickGenerator, parse_symbols
 from ..transports.webrtc import HIGH_WATER, LOW_WATER
-from .answerer import AnsweringPeer
+from .answerer import AnsweringPeer, close_all
 from .config import Endpoint, ServerConfig, config_of
 from .ws_handlers import Outbox, open_ws
 
@@ -283,11 +283,7 @@ async def bot(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _close_bots(app: web.Application) -> None:
-    running: set[_Bot] = app[BOTS]
-    bots = list(running)
-    running.clear()
-    if bots:
-        await asyncio.gather(*(b.aclose() for b in bots), return_exceptions=True)
+    await close_all(app[BOTS])
 
 
 def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
