@@ -48,6 +48,32 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def rtnb_ingest_seconds(kind: str, url: str, n: int, parse: bool, **options: object) -> float:
+    """Seconds from the first to the last of ``n`` messages read through ``rtnb.connect``.
+
+    The stream must end by itself after ``n`` messages. With ``parse``, every
+    message's JSON is read on the loop (an ``on_message`` callback), the same
+    work as a raw loop's ``json.loads``. Receive stamps of the messages still in
+    the log give the per-message time, scaled to all ``n``.
+    """
+    import threading
+
+    import rtnb
+
+    done = threading.Event()
+    c = rtnb.connect(kind, url, reconnect=False, name=f"bench-{kind}", **options)
+    if parse:
+        c.on_message(lambda m: m.json)
+    c.on_state(lambda _c, s: done.set() if s in ("closed", "failed") else None)
+    done.wait(300)
+    received = c.stats.received
+    msgs = c.log.tail(len(c.log))
+    c.close()
+    assert received == n, f"rtnb got {received} of {n} ({c.stats.last_error})"
+    per_msg = (msgs[-1].ts - msgs[0].ts) / max(1, len(msgs) - 1)
+    return per_msg * (n - 1)
+
+
 @contextmanager
 def node_ws_server() -> Iterator[str]:
     """Start tests/node/ws_server.js; yield its ws:// base URL."""

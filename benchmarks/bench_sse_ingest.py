@@ -23,7 +23,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,10 +30,9 @@ from contextlib import contextmanager
 import httpx
 from httpx_sse import aconnect_sse
 
-import rtnb
 from rtnb import jsonfast
 
-from ._common import free_port, machine, median, table
+from ._common import free_port, machine, median, rtnb_ingest_seconds, table
 
 SERVER = """
 import sys, time, rtnb
@@ -88,18 +86,7 @@ async def raw_loop(url: str, n: int, loads: Callable[[str], object] = json.loads
 
 def rtnb_run(url: str, n: int, parse: bool) -> float:
     """Seconds from the first to the last of ``n`` events through rtnb."""
-    done = threading.Event()
-    c = rtnb.connect("sse", url, reconnect=False, max_messages=n, name="bench-sse")
-    if parse:
-        c.on_message(lambda m: m.json)
-    c.on_state(lambda _c, s: done.set() if s in ("closed", "failed") else None)
-    done.wait(300)
-    received = c.stats.received
-    msgs = c.messages
-    first, last = msgs[0].ts, msgs[-1].ts
-    c.close()
-    assert received == n, f"rtnb got {received} of {n} ({c.stats.last_error})"
-    return last - first
+    return rtnb_ingest_seconds("sse", url, n, parse, max_messages=n)
 
 
 def main() -> None:

@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable
 
 from websockets.asyncio.client import connect as ws_connect
 
-import rtnb
 from rtnb import jsonfast
 
-from ._common import machine, median, node_ws_server, table
+from ._common import machine, median, node_ws_server, rtnb_ingest_seconds, table
 
 
 async def raw_loop(url: str, n: int, loads: Callable[[str | bytes], object] = json.loads) -> float:
@@ -49,23 +47,7 @@ async def raw_loop(url: str, n: int, loads: Callable[[str | bytes], object] = js
 
 def rtnb_run(url: str, n: int, parse: bool) -> float:
     """Seconds from the first to the last of ``n`` messages through rtnb."""
-    done = threading.Event()
-    c = rtnb.connect(
-        "ws", url, reconnect=False, max_messages=10_000, compression=None, name="bench"
-    )
-    stamps: list[float] = []
-    if parse:
-        c.on_message(lambda m: m.json)
-    c.on_state(lambda _c, s: done.set() if s in ("closed", "failed") else None)
-    done.wait(120)
-    received = c.stats.received
-    msgs = list(c.messages)
-    c.close()
-    assert received == n, f"rtnb got {received} of {n}"
-    stamps = [msgs[0].ts, msgs[-1].ts]
-    # ts are time.time(); the first kept message is n - len(msgs) messages in
-    per_msg = (stamps[1] - stamps[0]) / max(1, len(msgs) - 1)
-    return per_msg * (n - 1)
+    return rtnb_ingest_seconds("ws", url, n, parse, max_messages=10_000, compression=None)
 
 
 def main() -> None:
