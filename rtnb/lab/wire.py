@@ -17,7 +17,7 @@ size       payload bytes per message (32-65536, default 64)
 binary     1 = binary messages (on SSE the raw bytes go into ``data:``)
 cut        abort the connection after this many messages, once per ``session``
 session    names the client across reconnects (for ``cut``)
-ids        SSE: ``id:`` lines and ``retry: 100``, resuming after ``Last-Event-ID``
+ids        SSE: ``id:`` lines and ``retry:`` :data:`SSE_RETRY_MS`, resuming after ``Last-Event-ID``
 =========  ===========================================================================
 
 **A lab message** (:func:`lab_payload`) is exactly ``size`` bytes: ``SEQ TIME ``
@@ -55,6 +55,7 @@ __all__ = [
     "MAX_SECONDS",
     "PATHS",
     "PAYLOAD_LIMITS",
+    "SSE_RETRY_MS",
     "SUMMARY_EVENT",
     "LabPlan",
     "Summary",
@@ -88,6 +89,10 @@ MAX_RATE = 100_000.0
 
 #: The SSE event type of the summary.
 SUMMARY_EVENT = "done"
+
+#: SSE with ``ids``: the ``retry:`` the server asks for, in ms (WHATWG HTML
+#: 9.2.6: the client waits this long before it reconnects).
+SSE_RETRY_MS = 100
 
 _TRUE = ("1", "true", "yes")
 

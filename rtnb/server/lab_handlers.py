@@ -26,7 +26,7 @@ from aiohttp import WSMsgType, web
 from aiortc import RTCDataChannel, RTCIceCandidate, RTCPeerConnection
 
 from .. import signaling
-from ..lab.wire import PATHS, SUMMARY_EVENT, LabPlan, Summary, lab_payload
+from ..lab.wire import PATHS, SSE_RETRY_MS, SUMMARY_EVENT, LabPlan, Summary, lab_payload
 from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
@@ -221,7 +221,7 @@ async def lab_sse(request: web.Request) -> web.StreamResponse:
     )
     await resp.prepare(request)
     if plan.ids:
-        await resp.write(encode_retry(100).encode())
+        await resp.write(encode_retry(SSE_RETRY_MS).encode())
     sock = _socket(request)
     opened = await _settled_tcp(sock)
 
