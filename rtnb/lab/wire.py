@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .. import jsonfast
+from ..jsonfast import dumps, loads
 
 __all__ = [
     "BINARY_PATTERN",
@@ -272,7 +272,7 @@ class Summary:
         >>> Summary(0, 3, 40, False).encode()[:45]
         '{"done":true,"first":0,"sent":3,"size":40,"bi'
         """
-        return jsonfast.dumps({"done": True, **asdict(self)})
+        return dumps({"done": True, **asdict(self)})
 
     @classmethod
     def decode(cls, data: str | bytes) -> Summary | None:
@@ -289,7 +289,7 @@ class Summary:
         if not isinstance(data, str) or not data.startswith("{"):
             return None
         try:
-            obj = jsonfast.loads(data)
+            obj = loads(data)
         except ValueError:
             return None
         if not isinstance(obj, dict) or not obj.get("done"):
