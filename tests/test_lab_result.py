@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 from pathlib import Path
 
 import pytest
 
+import rtnb.lab
 from rtnb.lab import Comparison
 
 from .test_lab_claims import row
@@ -67,3 +69,8 @@ def test_html_carries_the_plot_only_when_there_are_samples() -> None:
     none = Comparison([row("sse", latency_ms=[])])
     assert "<img" not in none._repr_html_()
     assert none.plot().texts[0].get_text() == "no latency samples"
+
+
+def test_the_package_docstring_example() -> None:
+    result = doctest.testmod(rtnb.lab, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0

@@ -18,8 +18,9 @@ This package's ``__init__`` imports only the pure modules and the result, so
 the server can use :mod:`~rtnb.lab.wire` without loading the client side.
 
     >>> from rtnb.lab import Comparison, ProtocolResult
-    >>> print(Comparison([ProtocolResult("ws", transport="TCP")]).results[0].label)
-    WebSocket
+    >>> saved = Comparison([ProtocolResult("ws", transport="TCP")])  # or .from_json(path)
+    >>> saved["ws"].label, [v.status for v in saved.verdicts][:2]
+    ('WebSocket', ['differs', 'confirmed'])
 """
 
 from __future__ import annotations
