@@ -24,6 +24,7 @@ from .errors import (
     SendNotSupported,
     ServerError,
 )
+from .lab.run import acompare, compare
 from .message import Message, MessageLog
 from .stats import Backoff, Stats
 
@@ -53,6 +54,7 @@ __all__ = [
     "ServerError",
     "Stats",
     "__version__",
+    "acompare",
     "close_all",
     "compare",
     "connect",
@@ -83,12 +85,10 @@ def __getattr__(name: str) -> Any:
         from .server import Server
 
         return Server
-    if name in ("replay", "compare"):
-        import importlib
+    if name == "replay":
+        from .record import replay
 
-        module = importlib.import_module(f".{'record' if name == 'replay' else name}", __name__)
-        # rtnb.compare is the (callable) module: importing it binds that name anyway.
-        return module if name == "compare" else getattr(module, name)
+        return replay
     raise AttributeError(f"module 'rtnb' has no attribute {name!r}")
 
 

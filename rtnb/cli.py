@@ -310,8 +310,8 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import compare
     from .errors import RTError
+    from .lab.run import compare
 
     def progress(line: str) -> None:
         print(f"rtnb compare: {line}", file=sys.stderr, flush=True)

@@ -664,7 +664,7 @@ class RTMagics(Magics):
     def _compare(self, args: Any) -> Any:
         from pathlib import Path
 
-        from .compare import compare
+        from .lab.run import compare
 
         if args.json:  # find out before a run of many seconds, not after it
             folder = Path(args.json).expanduser().parent

@@ -1,18 +1,21 @@
-"""The lab endpoints seen by plain clients (httpx, websockets), not through rtnb.compare."""
+"""rtnb.server.lab_handlers: the lab endpoints seen by plain clients (httpx, websockets)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
+from aiortc import RTCIceCandidate
 from websockets.sync.client import connect as ws_connect
 
-from rtnb.comparestats import lab_payload, parse_header
+from rtnb.lab.wire import Summary, lab_payload, parse_header
 from rtnb.server import Server
-from rtnb.server.lab_handlers import tcp_counters
+from rtnb.server.lab_handlers import ice_pair, tcp_counters
 
 
 def test_sse_lab_streams_events_then_a_summary(server: Server) -> None:
@@ -80,6 +83,7 @@ def test_ws_lab_streams_binary_and_echoes(server: Server) -> None:
 def test_lab_refuses_bad_numbers(server: Server) -> None:
     r = httpx.get(server.url_for("/lab/sse?count=many"), timeout=10)
     assert r.status_code == 400 and "count" in r.text
+    assert r.text == "query count='many' is not a number"
 
 
 def test_tcp_counters_count_what_a_socket_carried() -> None:
@@ -101,3 +105,60 @@ def test_tcp_counters_count_what_a_socket_carried() -> None:
     assert before is not None and after is not None and got is not None
     assert after[0] - before[0] == 1000 and got[1] == 1000
     assert tcp_counters(None) is None
+
+
+def test_ws_lab_summary_is_the_shared_wire_format(server: Server) -> None:
+    with ws_connect(server.url_for("/lab/ws?count=1&rate=0&size=40", ws=True)) as ws:
+        assert parse_header(ws.recv(5)) is not None
+        summary = Summary.decode(ws.recv(5))  # type: ignore[arg-type]
+    assert summary is not None and summary.sent == 1 and summary.size == 40
+    assert summary.transport == "TCP" and summary.last_event_id is None
+
+
+def _candidate(kind: str, protocol: str = "udp") -> RTCIceCandidate:
+    return RTCIceCandidate(1, "f", "127.0.0.1", 9, 1, protocol, kind)
+
+
+def test_ice_pair_is_read_from_the_public_candidate_lists() -> None:
+    host, srflx = _candidate("host"), _candidate("srflx")
+    assert ice_pair([host], [host, host]) == "UDP (ICE host pair)"
+    assert ice_pair([srflx], [host]) == "UDP (ICE srflx/host pair)"
+    assert ice_pair([host, srflx], [host]) == "UDP (ICE pair of local host/srflx and remote host)"
+    assert ice_pair([host], [_candidate("host", "tcp")]) == "UDP or TCP (ICE pair not visible)"
+    assert ice_pair([], []) == "UDP or TCP (ICE pair not visible)"
+
+
+RTNB = Path(__file__).resolve().parent.parent / "rtnb"
+
+
+def _loads(module: str) -> set[str]:
+    """The rtnb modules ``module`` (dotted, under rtnb) imports when it loads.
+
+    Module-level relative imports only: what an ``if TYPE_CHECKING:`` block or
+    a function body imports is not loaded with it.
+    """
+    path = RTNB.joinpath(*module.split("."))
+    is_package = path.is_dir()
+    tree = ast.parse((path / "__init__.py" if is_package else path.with_suffix(".py")).read_text())
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level + 1]
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found |= {".".join([*base, name]) for name in names}
+    return found
+
+
+def test_the_server_loads_the_lab_wire_format_and_no_client_code() -> None:
+    seen: set[str] = set()
+    todo = ["server.lab_handlers"]
+    while todo:
+        module = todo.pop()
+        if module in seen or not module.startswith(("lab", "server.lab")):
+            continue
+        seen.add(module)
+        todo += ["lab"] if module.startswith("lab.") else []  # its package loads first
+        todo += _loads(module)
+    assert {"lab", "lab.wire"} <= seen
+    assert not seen & {"lab.run", "lab.plot"}, sorted(seen)

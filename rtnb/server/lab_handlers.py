@@ -1,26 +1,13 @@
 """The protocol lab's endpoints: timestamped streams over ws, sse and a WebRTC data channel.
 
-Each endpoint streams lab messages (``SEQ TIME padding``, see
-:func:`rtnb.comparestats.lab_payload`) with the server's send time inside, so a
-client on the same machine measures one-way latency with the same clock. The
-query says what to send:
-
-=========  ===========================================================================
-count      messages to stream (default 100)
-rate       messages per second; 0 = as fast as the transport drains (default 100)
-seconds    stop streaming after this long, whatever ``count`` says (0 = no limit)
-size       payload bytes per message (32-65536, default 64)
-binary     1 = binary messages (on SSE the raw bytes go into ``data:``)
-cut        abort the connection after this many messages, once per ``session``
-session    names the client across reconnects (for ``cut``)
-ids        SSE: ``id:`` lines and ``retry: 100``, resuming after ``Last-Event-ID``
-=========  ===========================================================================
-
-When the stream ends the server sends one JSON message ``{"done": true, ...}``
-(an SSE event of type ``done``) with what it counted: messages sent, the bytes
-its socket carried for them (``wire_bytes``; Linux TCP counters for ws/sse,
-the DTLS transport's counter for WebRTC), the handshake bytes and the transport
-it saw. Every message a ws or WebRTC client sends is echoed as it came.
+What they send and how to ask is the lab's wire format, :mod:`rtnb.lab.wire`
+(the query :class:`~rtnb.lab.wire.LabPlan`, the messages
+:func:`~rtnb.lab.wire.lab_payload`, the closing :class:`~rtnb.lab.wire.Summary`),
+shared with the client that measures them (:mod:`rtnb.lab.run`). This module
+adds what only the server knows: the bytes its socket carried (Linux TCP
+counters for ws/sse, the DTLS transport's counter for WebRTC), the transport
+it saw, cutting a connection once per ``session``, and echoing every message a
+ws or WebRTC client sends.
 """
 
 from __future__ import annotations
@@ -32,23 +19,22 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc import RTCDataChannel, RTCIceCandidate, RTCPeerConnection
 
-from .. import jsonfast, signaling
-from ..comparestats import PAYLOAD_LIMITS, lab_payload
+from .. import signaling
+from ..lab.wire import PATHS, SSE_RETRY_MS, SUMMARY_EVENT, LabPlan, Summary, lab_payload
 from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
 from .answerer import AnsweringPeer, close_all
 from .config import Endpoint, ServerConfig, config_of
-from .ws_handlers import cut, open_ws, query_float
+from .ws_handlers import cut, open_ws
 
-__all__ = ["LabPlan", "setup", "tcp_counters"]
+__all__ = ["ice_pair", "setup", "tcp_counters"]
 
 log = logging.getLogger("rtnb.server")
 
@@ -67,37 +53,16 @@ BATCH = 64
 LAB_HIGH_WATER = 64 * 1024
 
 
-@dataclass(frozen=True)
-class LabPlan:
-    """What one lab stream sends (parsed from the query)."""
+def _plan(request: web.Request) -> LabPlan:
+    """The plan a request's query asks for.
 
-    count: int = 100
-    rate: float = 100.0
-    seconds: float = 0.0
-    size: int = 64
-    binary: bool = False
-    cut: int = 0
-    session: str = ""
-    ids: bool = False
-
-    @classmethod
-    def from_request(cls, request: web.Request) -> LabPlan:
-        """Read and bound the query.
-
-        Raises:
-            web.HTTPBadRequest: for a value that is not a number.
-        """
-        session = request.query.get("session", "")[:64]
-        return cls(
-            count=int(query_float(request, "count", 100, 0, 1_000_000)),
-            rate=query_float(request, "rate", 100.0, 0.0, 100_000.0),
-            seconds=query_float(request, "seconds", 0.0, 0.0, 60.0),
-            size=int(query_float(request, "size", 64, *PAYLOAD_LIMITS)),
-            binary=request.query.get("binary", "0") in ("1", "true", "yes"),
-            cut=int(query_float(request, "cut", 0, 0, 1_000_000)),
-            session=session,
-            ids=request.query.get("ids", "0") in ("1", "true", "yes"),
-        )
+    Raises:
+        web.HTTPBadRequest: for a value that is not a number, naming it.
+    """
+    try:
+        return LabPlan.from_query(request.query)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 def _cut_now(request: web.Request, plan: LabPlan) -> int:
@@ -189,11 +154,12 @@ def _socket(request: web.Request) -> Any:
     return None if transport is None else transport.get_extra_info("socket")
 
 
-def _summary(plan: LabPlan, start: int, sent: int, **extra: Any) -> str:
-    return jsonfast.dumps(
-        {"done": True, "first": start, "sent": sent, "size": plan.size, "binary": plan.binary}
-        | extra
-    )
+def _tcp_bytes(
+    opened: tuple[int, int] | None, after: tuple[int, int] | None
+) -> tuple[int | None, int | None]:
+    """(wire bytes of the stream, handshake bytes) from (acked, received) before and after it."""
+    wire = None if opened is None or after is None else after[0] - opened[0]
+    return wire, None if opened is None else opened[0] + opened[1]
 
 
 # --- /lab/ws ----------------------------------------------------------------------------
@@ -201,7 +167,7 @@ def _summary(plan: LabPlan, start: int, sent: int, **extra: Any) -> str:
 
 async def lab_ws(request: web.Request) -> web.WebSocketResponse:
     """Stream lab messages over a WebSocket (no compression); echo what the client sends."""
-    plan = LabPlan.from_request(request)
+    plan = _plan(request)
     ws = await open_ws(request, compress=False)
     sock = _socket(request)
     opened = await _settled_tcp(sock)
@@ -226,17 +192,9 @@ async def lab_ws(request: web.Request) -> web.WebSocketResponse:
         if was_cut:
             cut(request)
             return ws
-        after = await _settled_tcp(sock)
-        await ws.send_str(
-            _summary(
-                plan,
-                0,
-                sent,
-                transport="TCP",
-                wire_bytes=None if opened is None or after is None else after[0] - opened[0],
-                handshake_bytes=None if opened is None else opened[0] + opened[1],
-            )
-        )
+        wire, handshake = _tcp_bytes(opened, await _settled_tcp(sock))
+        summary = Summary(0, sent, plan.size, plan.binary, "TCP", wire, handshake)
+        await ws.send_str(summary.encode())
         await asyncio.wait({reader})
     except (ConnectionResetError, RuntimeError) as exc:  # the client went away
         log.debug("lab ws: %r", exc)
@@ -252,7 +210,7 @@ async def lab_ws(request: web.Request) -> web.WebSocketResponse:
 
 async def lab_sse(request: web.Request) -> web.StreamResponse:
     """Stream lab messages as SSE events; ``ids=1`` adds ids and resumes after Last-Event-ID."""
-    plan = LabPlan.from_request(request)
+    plan = _plan(request)
     start = 0
     last = request.headers.get("Last-Event-ID", "")
     last_id = parse_event_id(last) if plan.ids else None
@@ -263,7 +221,7 @@ async def lab_sse(request: web.Request) -> web.StreamResponse:
     )
     await resp.prepare(request)
     if plan.ids:
-        await resp.write(encode_retry(100).encode())
+        await resp.write(encode_retry(SSE_RETRY_MS).encode())
     sock = _socket(request)
     opened = await _settled_tcp(sock)
 
@@ -280,19 +238,15 @@ async def lab_sse(request: web.Request) -> web.StreamResponse:
         if was_cut:
             cut(request)
             return resp
-        after = await _settled_tcp(sock)
+        wire, handshake = _tcp_bytes(opened, await _settled_tcp(sock))
         version = f"HTTP/{request.version.major}.{request.version.minor}"
         chunked = resp.headers.get("Transfer-Encoding", "") == "chunked"
-        summary = _summary(
-            plan,
-            start,
-            sent,
-            transport=f"{version} over TCP" + (", chunked" if chunked else ""),
-            wire_bytes=None if opened is None or after is None else after[0] - opened[0],
-            handshake_bytes=None if opened is None else opened[0] + opened[1],
-            last_event_id=last or None,
+        carrier = f"{version} over TCP" + (", chunked" if chunked else "")
+        summary = Summary(
+            start, sent, plan.size, plan.binary, carrier, wire, handshake, last or None
         )
-        await resp.write(b"\n\n" + encode_event(summary, event="done").encode())
+        event = encode_event(summary.encode(), event=SUMMARY_EVENT)
+        await resp.write(b"\n\n" + event.encode())
         deadline = time.monotonic() + LINGER
         transport = request.transport
         while transport is not None and not transport.is_closing():
@@ -364,16 +318,17 @@ class _LabPeer(AnsweringPeer):
                 break
             await asyncio.sleep(0.002)
         after = await _dtls_bytes(pc, settle=True)
-        summary = _summary(
-            plan,
+        summary = Summary(
             0,
             sent,
+            plan.size,
+            plan.binary,
             transport=_ice_pair(pc),
-            ordered=ch.ordered,
-            max_retransmits=ch.maxRetransmits,
             wire_bytes=None if opened is None or after is None else after[0] - opened[0],
             handshake_bytes=None if opened is None else sig_bytes + sum(opened),
-        )
+            ordered=ch.ordered,
+            max_retransmits=ch.maxRetransmits,
+        ).encode()
         # An unreliable channel may lose a message: say it three times.
         for _ in range(1 if ch.ordered and ch.maxRetransmits is None else 3):
             if ch.readyState != "open":
@@ -412,24 +367,47 @@ async def _dtls_bytes(pc: RTCPeerConnection, settle: bool = False) -> tuple[int,
 
 
 def _ice_pair(pc: RTCPeerConnection) -> str:
-    """The selected ICE candidate pair, like ``UDP (ICE host pair)``."""
-    try:
-        sctp = pc.sctp
-        assert sctp is not None
-        conn = sctp.transport.transport._connection  # aioice, no public accessor
-        pair = next(iter(conn._nominated.values()))
-        local = pair.local_candidate
-        remote = pair.remote_candidate
-        kinds = "host" if local.type == remote.type == "host" else f"{local.type}/{remote.type}"
-        return f"{local.transport.upper()} (ICE {kinds} pair)"
-    except Exception:
-        return "UDP or TCP (ICE pair not visible)"
+    """What carries the data channel, like ``UDP (ICE host pair)``.
+
+    Read from the ICE transport's public candidate lists (RTCIceTransport in
+    the W3C WebRTC spec; aiortc offers no getSelectedCandidatePair): when each
+    side has candidates of one type only, the selected pair is of those types.
+    """
+    sctp = pc.sctp
+    if sctp is None:
+        return UNSEEN_PAIR
+    ice = sctp.transport.transport
+    return ice_pair(ice.iceGatherer.getLocalCandidates(), ice.getRemoteCandidates())
+
+
+#: What :func:`ice_pair` says when no transport is common to both sides.
+UNSEEN_PAIR = "UDP or TCP (ICE pair not visible)"
+
+
+def ice_pair(local: Iterable[RTCIceCandidate], remote: Iterable[RTCIceCandidate]) -> str:
+    """Describe the ICE pair that can carry a connection with these candidates.
+
+    ``UDP (ICE host pair)`` on loopback; ``UDP (ICE srflx/host pair)`` when
+    each side has one candidate type; the types on each side otherwise.
+    """
+    local, remote = list(local), list(remote)
+    common = {c.protocol.upper() for c in local} & {c.protocol.upper() for c in remote}
+    if not common:
+        return UNSEEN_PAIR
+    carrier = " or ".join(sorted(common))
+    mine = sorted({c.type for c in local})
+    theirs = sorted({c.type for c in remote})
+    if mine == theirs == ["host"]:
+        return f"{carrier} (ICE host pair)"
+    if len(mine) == len(theirs) == 1:
+        return f"{carrier} (ICE {mine[0]}/{theirs[0]} pair)"
+    return f"{carrier} (ICE pair of local {'/'.join(mine)} and remote {'/'.join(theirs)})"
 
 
 async def lab_webrtc(request: web.Request) -> web.WebSocketResponse:
     """Signaling to a lab peer: it answers, then streams lab messages on each data channel."""
     config = config_of(request)
-    plan = LabPlan.from_request(request)
+    plan = _plan(request)
     peers = request.app[PEERS]
     ws = await open_ws(request)
     if len(peers) >= config.max_bots:
@@ -453,13 +431,13 @@ def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint])
     """Add the lab routes (used by :func:`rtnb.compare`)."""
     app[CUTS] = collections.OrderedDict()
     app[PEERS] = set()
-    app.router.add_get("/lab/ws", lab_ws)
-    app.router.add_get("/lab/sse", lab_sse)
-    app.router.add_get("/lab/webrtc", lab_webrtc)
+    app.router.add_get(PATHS["ws"], lab_ws)
+    app.router.add_get(PATHS["sse"], lab_sse)
+    app.router.add_get(PATHS["webrtc"], lab_webrtc)
     app.on_shutdown.append(_close_peers)
     example = "?count=100&rate=50&size=64"
     endpoints += [
-        Endpoint("/lab/ws", "ws", "protocol lab: timestamped messages, echo", example),
-        Endpoint("/lab/sse", "sse", "protocol lab: timestamped events", example),
-        Endpoint("/lab/webrtc", "webrtc", "protocol lab: timestamped data-channel messages"),
+        Endpoint(PATHS["ws"], "ws", "protocol lab: timestamped messages, echo", example),
+        Endpoint(PATHS["sse"], "sse", "protocol lab: timestamped events", example),
+        Endpoint(PATHS["webrtc"], "webrtc", "protocol lab: timestamped data-channel messages"),
     ]

@@ -1,4 +1,4 @@
-"""rtnb.compare against the real in-kernel server: structure and physics, not speed.
+"""rtnb.compare (rtnb.lab.run) against the real in-kernel server: structure and physics, not speed.
 
 The WebRTC test runs in the loopback-only namespace (scripts/test-netns).
 """
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import rtnb
-from rtnb.compare import Comparison, compare
-from rtnb.comparestats import WS_FRAMING
+from rtnb.lab import Comparison
+from rtnb.lab.claims import WS_FRAMING
+from rtnb.lab.run import acompare, compare
 from rtnb.server import Server
 
 from .conftest import require_netns
@@ -110,18 +111,32 @@ def test_bad_arguments_get_one_clear_line() -> None:
         compare(duration=1, protocols="ws", server="ftp://x")
 
 
-def test_rtnb_compare_is_callable_and_holds_its_helpers() -> None:
-    import rtnb.compare as module
-
-    assert rtnb.compare is module and callable(module)
-    assert module.Comparison is Comparison and callable(module.acompare)
+def test_rtnb_compare_is_a_plain_function_with_an_async_twin() -> None:
+    import importlib.util
+    import inspect
     import subprocess
     import sys
 
-    # A fresh interpreter whose first touch is the attribute, not an import.
-    code = "import rtnb; print(callable(rtnb.compare), rtnb.compare.acompare.__name__)"
+    assert inspect.isfunction(rtnb.compare) and rtnb.compare is compare
+    assert inspect.iscoroutinefunction(rtnb.acompare) and rtnb.acompare is acompare
+    assert inspect.signature(acompare).parameters == inspect.signature(compare).parameters
+    # No module of that name exists to shadow the function once imported.
+    assert importlib.util.find_spec("rtnb.compare") is None
+    code = (
+        "import inspect, rtnb, rtnb.lab, rtnb.lab.run; "
+        "print(inspect.isfunction(rtnb.compare), rtnb.acompare.__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["True", "acompare"], out.stderr
+
+
+def test_acompare_runs_from_another_event_loop(server: Server) -> None:
+    import asyncio
+
+    result = asyncio.run(acompare(duration=0.4, rate=50, protocols="ws", server=server))
+    assert isinstance(result, Comparison) and result["ws"].delivered_all
+    with pytest.raises(ValueError, match="unknown protocol"):
+        asyncio.run(acompare(protocols="quic"))
 
 
 @pytest.mark.webrtc
@@ -133,7 +148,7 @@ def test_webrtc_reliable_and_unreliable(server: Server) -> None:
         assert r.delivered_all, r.errors  # loopback at 100 msg/s loses nothing
         assert r.latency is not None and r.latency.ordered and r.latency.min > 0
         assert r.binary == "intact" and r.client_send == "echoed"
-        assert r.transport.startswith("UDP")
+        assert r.transport == "UDP (ICE host pair)"  # loopback: host candidates only
         # DTLS record + SCTP common and DATA chunk headers, measured on the DTLS transport
         assert r.overhead is not None and 29 <= r.overhead <= 100
         assert r.handshake_bytes is not None and r.handshake_bytes > 1000
