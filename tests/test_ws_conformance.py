@@ -20,10 +20,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rtnb
 from rtnb.errors import ConnectError
 from rtnb.server import Server
+from rtnb.server.wsconform import _FrameGuard
 
 from .conftest import wait_for
 
@@ -407,6 +410,75 @@ def test_server_limit_is_exact_for_compressed_messages_too(wsserver: Server) -> 
     c.send("x" * (LIMIT + 1))
     wait_for(lambda: c.state == "failed", 10)
     assert "1009" in (c.stats.last_error or "")
+
+
+# the frame-header scan itself, fed every way a TCP stream can be cut
+
+
+class _Inner:
+    """Stands in for aiohttp's reader: keeps what the guard passes on."""
+
+    def __init__(self) -> None:
+        self.fed = b""
+        self.error: BaseException | None = None
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.fed += data
+        return False, b""
+
+    def feed_eof(self) -> None:
+        pass
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.error = exc
+
+
+payloads = st.binary(max_size=300)
+good_frames = st.lists(
+    st.one_of(
+        payloads.map(lambda p: frame(BINARY, p)),
+        st.binary(max_size=70_000).map(lambda p: frame(TEXT, p)),
+        st.binary(max_size=125).map(lambda p: frame(PING, p)),
+        st.sampled_from([1000, 1001, 3000, 4999]).map(lambda c: frame(CLOSE, close_payload(c))),
+    ),
+    max_size=6,
+)
+bad_frames = st.one_of(
+    payloads.map(lambda p: frame(TEXT, p, masked=False)),
+    st.sampled_from([1005, 1006, 1015, 5000]).map(lambda c: frame(CLOSE, close_payload(c))),
+)
+
+
+def feed(data: bytes, cuts: list[int]) -> _Inner:
+    inner = _Inner()
+    guard = _FrameGuard(inner, inner)  # type: ignore[arg-type]
+    last = 0
+    for cut in [*sorted(c % (len(data) + 1) for c in cuts), len(data)]:
+        if guard.feed_data(data[last:cut])[0]:
+            break
+        last = cut
+    return inner
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=good_frames,
+    bad=st.one_of(st.none(), bad_frames),
+    cuts=st.lists(st.integers(0, 10**6), max_size=10),
+)
+def test_frame_guard_passes_good_frames_and_stops_at_the_first_bad_one(
+    before: list[bytes], bad: bytes | None, cuts: list[int]
+) -> None:
+    good = b"".join(before)
+    tail = frame(TEXT, b"after")
+    inner = feed(good + (bad or b"") + tail, cuts)
+    if bad is None:
+        assert inner.error is None and inner.fed == good + tail
+    else:
+        assert inner.error is not None and getattr(inner.error, "code", None) == 1002
+        # aiohttp's reader may hold the start of the bad frame (from an earlier
+        # chunk), never all of it nor anything after it
+        assert (good + bad).startswith(inner.fed) and len(inner.fed) < len(good + bad)
 
 
 # --- rtnb's client against a raw server ------------------------------------------------

@@ -151,27 +151,32 @@ class _FrameGuard:
                     if why:
                         return start, why
                 continue
-            if not head:
-                start = pos
-            take = min(_header_size(head) - len(head), end - pos)
-            head += data[pos : pos + take]
-            pos += take
-            if len(head) >= 2 and not head[1] & 0x80:
+            # A header is 2-14 bytes; most arrive whole, so read them from a slice.
+            if head:
+                got = len(head)
+                h = bytes(head) + data[pos : pos + 14 - got]
+            else:
+                got, start = 0, pos
+                h = data[pos : pos + 14]
+            if len(h) >= 2 and not h[1] & 0x80:
                 # 5.1: "The server MUST close the connection upon receiving a frame
                 # that is not masked." (aiohttp unmasks only when the bit is set.)
                 return start, "client frame is not masked (RFC 6455 section 5.1)"
-            if len(head) < _header_size(head):
-                continue
-            length = head[1] & 0x7F
-            if length == 126:
-                length = int.from_bytes(head[2:4], "big")
-            elif length == 127:
-                length = int.from_bytes(head[2:10], "big")
-            is_close = head[0] & 0x0F == 0x8 and 2 <= length <= 125
-            self._close = bytearray() if is_close else None
-            self._key = bytes(head[-4:])
-            self._skip = length
+            size = _header_size(h)
+            if len(h) < size:  # the header goes on in the next chunk
+                head += data[pos:end]
+                break
+            pos += size - got
             head.clear()
+            length = h[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(h[2:4], "big")
+            elif length == 127:
+                length = int.from_bytes(h[2:10], "big")
+            is_close = h[0] & 0x0F == 0x8 and 2 <= length <= 125
+            self._close = bytearray() if is_close else None
+            self._key = h[size - 4 : size]
+            self._skip = length
         return None
 
     def _check_close(self) -> str | None:
@@ -184,7 +189,7 @@ class _FrameGuard:
         return None
 
 
-def _header_size(head: bytearray) -> int:
+def _header_size(head: bytes) -> int:
     """Bytes in a frame header, as far as its first two bytes tell (2 until they are in)."""
     if len(head) < 2:
         return 2
