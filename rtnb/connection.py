@@ -241,7 +241,13 @@ class Connection:
                     if not self.reconnect:
                         self._set_state("failed" if failed else "closed")
                         return
-                    if time.monotonic() - opened >= STABLE_AFTER:
+                    # An open that lasted, or one whose server set a retry: delay (an
+                    # SSE stream that opened was no failed attempt, WHATWG 9.2.3),
+                    # starts the backoff again from its first step.
+                    if (
+                        time.monotonic() - opened >= STABLE_AFTER
+                        or transport.retry_delay() is not None
+                    ):
                         attempt = 0
                 first = False
                 self._set_state("reconnecting")
@@ -265,8 +271,7 @@ class Connection:
         hint = self._transport.retry_delay()
         if hint is None:
             return self.backoff.delay(attempt)
-        b = self.backoff
-        return Backoff(hint, b.factor, max(b.cap, hint), b.jitter, b.floor).delay(attempt)
+        return self.backoff.delay_at_least(hint, attempt)
 
     def _set_state(self, state: State) -> None:
         if state == self._state and state != "connecting":

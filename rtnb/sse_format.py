@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
+    "MAX_RETRY_MS",
     "EventTooLarge",
     "SSEEvent",
     "SSEParser",
@@ -31,6 +32,12 @@ __all__ = [
 ]
 
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+
+#: The largest reconnection time a ``retry:`` line can set, in milliseconds (about
+#: 24.8 days, the largest delay a browser's timers hold). WHATWG 9.2.6 sets the
+#: reconnection time to any all-digit value, so a longer one is clamped to this,
+#: not ignored.
+MAX_RETRY_MS = 2**31 - 1
 
 
 class EventTooLarge(ValueError):
@@ -74,11 +81,12 @@ class SSEParser:
 
     Attributes:
         last_event_id: the spec's "last event ID string", to send as ``Last-Event-ID``.
-        retry: the latest ``retry:`` value in milliseconds, or ``None``.
+        retry: the latest ``retry:`` value in milliseconds (at most
+            :data:`MAX_RETRY_MS`), or ``None``.
         ignored_lines: lines with a field name the spec does not define, or a bad
-            ``retry:`` (not digits, or over 18 of them) / ``id:`` value (the spec
-            ignores them; a high count means the response is probably not an
-            event stream).
+            ``retry:`` (not only ASCII digits) / ``id:`` (holding NUL) value (the
+            spec ignores them; a high count means the response is probably not
+            an event stream).
     """
 
     __slots__ = (
@@ -126,9 +134,9 @@ class SSEParser:
             self._bom_checked = True
             if text[0] == "\ufeff":  # one leading BOM is skipped (WHATWG 9.2.5)
                 text = text[1:]
-        if self._pending_cr:
+        if self._pending_cr and text:  # an empty chunk says nothing about the next char
             self._pending_cr = False
-            if text[:1] == "\n":  # the second half of a CRLF split across chunks
+            if text[0] == "\n":  # the second half of a CRLF split across chunks
                 text = text[1:]
         if "\r" in text:
             if text[-1] == "\r":
@@ -226,10 +234,16 @@ class SSEParser:
                 self._id_buffer = value
                 self._has_id = True
         elif name == "retry":
-            # More than 18 digits (over 30,000 years) is no delay anyone means, and
-            # past 4300 digits int() itself refuses: count it as a bad value.
-            if value.isascii() and value.isdigit() and len(value) <= 18:
-                self.retry = int(value)
+            # WHATWG 9.2.6: "If the field value consists of only ASCII digits, then
+            # interpret the field value as an integer in base ten, and set the event
+            # stream's reconnection time to that integer." Any length counts: a value
+            # past MAX_RETRY_MS is clamped (and never handed to int() whole, which
+            # refuses past 4300 digits).
+            if value.isascii() and value.isdigit():
+                digits = value.lstrip("0")
+                self.retry = (
+                    MAX_RETRY_MS if len(digits) > 10 else min(int(digits or "0"), MAX_RETRY_MS)
+                )
             else:
                 self.ignored_lines += 1
         else:

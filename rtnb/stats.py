@@ -184,3 +184,24 @@ class Backoff:
         base = min(self.cap, self.initial * self.factor ** min(attempt, 64))
         r = random.random() if rand is None else rand
         return max(self.floor, base * (1 - self.jitter * r))
+
+    #: The most jitter may add to a delay the server asked for (10 %).
+    HINT_JITTER = 0.1
+
+    def delay_at_least(self, minimum: float, attempt: int, rand: float | None = None) -> float:
+        """Seconds to wait before attempt ``attempt`` when the server asked for ``minimum``.
+
+        For an SSE ``retry:``: WHATWG 9.2.3 says to "wait a delay equal to the
+        reconnection time", so jitter may only add to it (at most ``HINT_JITTER``
+        of it, none when ``jitter`` is 0), never take away. After failed attempts
+        the delay grows by ``factor``, capped at ``max(cap, minimum)``.
+
+            >>> b = Backoff(factor=2, cap=1, jitter=0.5)
+            >>> [b.delay_at_least(0.6, n, rand=1.0) for n in range(3)]
+            [0.66, 1.1, 1.1]
+        """
+        import random
+
+        base = min(max(self.cap, minimum), minimum * self.factor ** min(attempt, 64))
+        r = random.random() if rand is None else rand
+        return max(self.floor, base * (1 + min(self.jitter, self.HINT_JITTER) * r))

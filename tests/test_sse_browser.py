@@ -6,13 +6,17 @@ Run inside the loopback-only namespace:
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import rtnb
+from rtnb.runtime import run
 from rtnb.server import Server
 
 from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns
@@ -88,3 +92,61 @@ def test_demo_page_works_under_a_proxy_path_prefix(context: Any, server: Server)
     page.goto(server.url + prefix + "/demo/sse?symbols=AAPL&rate=200&count=5&retry=50")
     wait_for(page, "document.getElementById('status').textContent === 'closed'")
     assert page.evaluate("window.rtnbSSE.ids") == [1, 2, 3, 4, 5]
+
+
+def test_rtnb_and_chromium_send_the_same_request_and_resume_alike(context: Any) -> None:
+    # Interop with the reference client: Chromium's EventSource and rtnb against one
+    # recording server. Both must send Accept and Cache-Control alike (issue 15.4),
+    # the non-ASCII last event id as the same UTF-8 bytes (15.1), and wait at least
+    # the server's retry: before reconnecting (15.2).
+    seen: dict[str, list[tuple[float, dict[str, str], bytes | None]]] = {}
+    page_html = (
+        "<!doctype html><script>window.got = [];"
+        "const es = new EventSource('/events?who=chromium');"
+        "es.onmessage = (e) => { window.got.push([e.data, e.lastEventId]);"
+        " if (window.got.length >= 3) es.close(); };</script>"
+    )
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=page_html, content_type="text/html")
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        raw = next((v for k, v in request.raw_headers if k.lower() == b"last-event-id"), None)
+        seen.setdefault(request.query["who"], []).append(
+            (time.monotonic(), dict(request.headers), raw)
+        )
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write("retry: 300\nid: …ü\ndata: x\n\n".encode())
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    app.router.add_get("/events", events)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+
+    async def start() -> int:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return int(runner.addresses[0][1])
+
+    base = f"http://127.0.0.1:{run(start(), timeout=10)}"
+    try:
+        tab = context.new_page()
+        tab.goto(base + "/")
+        assert wait_for(tab, "window.got.length >= 3 && window.got") == [["x", "…ü"]] * 3
+        c = rtnb.connect("sse", base + "/events?who=rtnb")
+        deadline = time.monotonic() + 10
+        while len(seen.get("rtnb", [])) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        c.close()
+    finally:
+        run(runner.cleanup(), timeout=10)
+    for who in ("chromium", "rtnb"):
+        reqs = seen[who][:3]
+        assert [raw for _, _, raw in reqs] == [None, "…ü".encode(), "…ü".encode()], who
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(reqs)]
+        assert min(gaps) >= 0.3, (who, gaps)
+    for name in ("Accept", "Cache-Control"):
+        assert seen["rtnb"][0][1][name] == seen["chromium"][0][1][name], name
+    assert seen["rtnb"][0][1]["Cache-Control"] == "no-cache"

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtnb.sse_format import (
+    MAX_RETRY_MS,
     EventTooLarge,
     SSEEvent,
     SSEParser,
@@ -51,15 +52,40 @@ def test_crlf_split_across_chunks_is_one_line_end() -> None:
     assert p.feed("\ndata: b\n\n") == [SSEEvent("b", None, None)]
 
 
+def test_an_empty_chunk_keeps_a_pending_cr() -> None:
+    # issue 15.6: feed("") between the CR and the LF of one CRLF used to forget
+    # the CR, so the LF became a blank line and dispatched "a" on its own.
+    p = SSEParser()
+    got = p.feed("data: a\r") + p.feed("") + p.feed("\ndata: b\n\n")
+    assert got == [SSEEvent("a\nb", None, None)]
+
+
 def test_leading_bom_is_skipped_once() -> None:
     events, _ = parse_all("\ufeffdata: a\n\n")
     assert events[0].data == "a"
 
 
-def test_absurdly_long_retry_is_ignored_not_an_error() -> None:
+def test_absurdly_long_retry_is_clamped_not_an_error() -> None:
+    # WHATWG 9.2.6 sets the reconnection time from any all-digit value (issue 15.5:
+    # it used to be ignored past 18 digits); rtnb clamps it to MAX_RETRY_MS.
     events, p = parse_all("retry: 250\n\nretry: " + "9" * 5000 + "\ndata: still here\n\n")
     assert [e.data for e in events] == ["still here"]
-    assert p.retry == 250 and p.ignored_lines == 1
+    assert p.retry == MAX_RETRY_MS and p.ignored_lines == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("9" * 19, MAX_RETRY_MS),
+        (str(MAX_RETRY_MS), MAX_RETRY_MS),
+        (str(MAX_RETRY_MS + 1), MAX_RETRY_MS),
+        ("0" * 30 + "1500", 1500),  # leading zeros: still base ten
+        ("0", 0),
+    ],
+)
+def test_retry_of_any_length_sets_the_reconnection_time(value: str, expected: int) -> None:
+    _, p = parse_all(f"retry: {value}\n\n")
+    assert p.retry == expected and p.ignored_lines == 0
 
 
 def test_retry_only_block_dispatches_nothing() -> None:
@@ -188,7 +214,7 @@ def test_any_chunking_gives_the_same_events(text: str, cuts: list[int]) -> None:
     p = SSEParser()
     got: list[SSEEvent] = []
     last = 0
-    for cut in sorted({c for c in cuts if c < len(text)}):
+    for cut in sorted(c for c in cuts if c < len(text)):  # repeats make empty chunks
         got += p.feed(text[last:cut])
         last = cut
     got += p.feed(text[last:])

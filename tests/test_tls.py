@@ -135,3 +135,104 @@ def test_the_private_key_is_not_left_on_disk() -> None:
 
     _, cafile = server_ssl_context("127.0.0.1")
     assert os.listdir(os.path.dirname(cafile)) == ["cert.pem"]
+
+
+# --- issue 14 item 5: SSE redirects never downgrade TLS or leak the caller's headers ------
+
+
+@pytest.fixture(scope="module")
+def redirects() -> Iterator[dict[str, object]]:
+    """An https server that redirects (307) to a plain http one that records what it gets."""
+    from aiohttp import web
+
+    from rtnb.runtime import run
+    from rtnb.server.tls import server_ssl_context
+
+    got: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def plain(request: web.Request) -> web.StreamResponse:
+        got.append((request.method, dict(request.headers), await request.read()))
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: plain\n\n")
+        return resp
+
+    runners: list[web.AppRunner] = []
+
+    async def start() -> dict[str, object]:
+        app = web.Application()
+        app.router.add_route("*", "/s", plain)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        plain_port = runner.addresses[0][1]
+
+        async def hop(request: web.Request) -> web.Response:
+            where = request.query["to"]
+            raise web.HTTPTemporaryRedirect(where.replace("PLAIN", str(plain_port)))
+
+        tls_app = web.Application()
+        tls_app.router.add_route("*", "/hop", hop)
+        tls_app.router.add_route("*", "/s", plain)
+        ctx, cafile = server_ssl_context("127.0.0.1")
+        tls_runner = web.AppRunner(tls_app)
+        await tls_runner.setup()
+        await web.TCPSite(tls_runner, "127.0.0.1", 0, ssl_context=ctx).start()
+        runners.extend([runner, tls_runner])
+        return {
+            "https": f"https://127.0.0.1:{tls_runner.addresses[0][1]}",
+            "plain_port": plain_port,
+            "cafile": cafile,
+            "got": got,
+        }
+
+    yield run(start(), timeout=10)
+    for r in runners:
+        run(r.cleanup(), timeout=10)
+
+
+SECRETS = {"Authorization": "Bearer t0k", "X-Api-Key": "k3y"}
+
+
+def test_sse_refuses_a_redirect_from_https_to_http(redirects: dict[str, object]) -> None:
+    got = redirects["got"]
+    assert isinstance(got, list)
+    got.clear()
+    url = f"{redirects['https']}/hop?to=http://127.0.0.1:PLAIN/s"
+    c = rtnb.connect(
+        "sse",
+        url,
+        cafile=redirects["cafile"],
+        method="POST",
+        json={"secret": "body"},
+        headers=SECRETS,
+        reconnect=True,
+    )
+    with pytest.raises(ConnectError, match=r"refused a redirect from https://.* to http://"):
+        c.wait_open(10)
+    assert c.state == "failed"  # fatal: no retry
+    assert got == []  # nothing, headers nor body, went out in cleartext
+
+
+def test_sse_drops_caller_headers_on_a_cross_origin_redirect(
+    redirects: dict[str, object],
+) -> None:
+    got = redirects["got"]
+    assert isinstance(got, list)
+    got.clear()
+    base = str(redirects["https"])
+    other = base.replace("127.0.0.1", "localhost")  # same server, another origin
+    for target in (f"{base}/s", f"{other}/s"):
+        c = rtnb.connect(
+            "sse",
+            f"{base}/hop?to={target}",
+            cafile=redirects["cafile"],
+            headers=SECRETS,
+            reconnect=False,
+        )
+        assert c.recv(timeout=10).data == "plain"
+        c.close()
+    same, cross = got
+    assert {k: same[1].get(k) for k in SECRETS} == SECRETS
+    assert {k: cross[1].get(k) for k in SECRETS} == {"Authorization": None, "X-Api-Key": None}
+    assert cross[1]["Accept"] == "text/event-stream"

@@ -11,7 +11,7 @@ import pytest
 
 import rtnb
 
-from .conftest import free_port, require_node
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, free_port, require_netns, require_node
 
 SERVER_JS = Path(__file__).parent / "node" / "ws_server.js"
 
@@ -77,3 +77,45 @@ def test_policy_close_from_node_is_reported(node_ws: str) -> None:
         time.sleep(0.02)
     assert c.state == "failed"
     assert "1008" in (c.stats.last_error or "") and "unknown path" in (c.stats.last_error or "")
+
+
+BROWSER_SESSION = """async (url) => {
+  const out = [];
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  await new Promise((resolve) => { ws.onopen = resolve; });
+  const next = () => new Promise((resolve) => { ws.onmessage = (e) => resolve(e.data); });
+  ws.send("héllo"); out.push(await next());
+  ws.send("x".repeat(1000)); out.push((await next()).length);
+  ws.send(new Uint8Array([0, 1, 255]).buffer); out.push(Array.from(new Uint8Array(await next())));
+  const closed = new Promise((resolve) => { ws.onclose = (e) => resolve(e.code); });
+  ws.send("x".repeat(1001)); out.push(await closed);
+  out.push(ws.extensions);
+  return out;
+}"""
+
+
+@pytest.mark.browser
+def test_chromium_websocket_against_rtnbs_server_and_its_exact_limit() -> None:
+    # Interop with the reference client: Chromium masks, compresses
+    # (permessage-deflate) and reads close codes as browsers do. A message of
+    # exactly max_message_size is echoed; one byte more closes with 1009.
+    require_netns()
+    from playwright.sync_api import sync_playwright
+
+    srv = rtnb.serve(max_message_size=1000)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS]
+            )
+            try:
+                page = browser.new_page()
+                page.goto(srv.url + "/")
+                got = page.evaluate(BROWSER_SESSION, srv.url_for("/ws/echo"))
+            finally:
+                browser.close()
+    finally:
+        srv.stop()
+    assert got[:4] == ["héllo", 1000, [0, 1, 255], 1009]
+    assert "permessage-deflate" in got[4]

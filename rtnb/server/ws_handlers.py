@@ -14,6 +14,7 @@ from .. import jsonfast
 from ..ticker import Pacer, TickGenerator, parse_symbols
 from .config import Endpoint, ServerConfig, config_of
 from .faults import FaultInjector, deliver, injector_from_query
+from .wsconform import ConformingWebSocketResponse
 
 __all__ = ["setup"]
 
@@ -27,7 +28,7 @@ async def open_ws(request: web.Request, **kwargs: Any) -> web.WebSocketResponse:
     from .app import SOCKETS
 
     config = config_of(request)
-    ws = web.WebSocketResponse(
+    ws = ConformingWebSocketResponse(
         max_msg_size=config.max_message_size, heartbeat=config.heartbeat, **kwargs
     )
     await ws.prepare(request)

@@ -32,6 +32,15 @@ SEND_REFUSAL = (
 #: How much of an error response's body goes into the error message.
 BODY_EXCERPT = 200
 
+#: Redirects followed before giving up (httpx's default).
+MAX_REDIRECTS = 20
+
+#: Statuses retried although WHATWG 9.2.3 fails the connection on anything but 200
+#: (and 204 ends it): a server error or "try again later" is usually over in a
+#: moment, and a notebook stream that dies for good at a deploy's restart helps
+#: nobody. Every other status ends the connection.
+RETRIED_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+
 
 class SSETransport(Transport):
     """Events from a ``text/event-stream`` response, GET or POST.
@@ -58,7 +67,10 @@ class SSETransport(Transport):
             and is skipped on reconnect when its id came first.
         verify / cafile: TLS checking for ``https://`` (see ``client_ssl_context``).
         proxy: a proxy URL (default: the environment's, as httpx does).
-        follow_redirects: follow 3xx answers (default True, as browsers do).
+        follow_redirects: follow 3xx answers (default True, as browsers do). A
+            redirect from ``https://`` to ``http://`` is refused, and ``headers``
+            (which may hold credentials) go only to the origin of ``url``: a
+            redirect elsewhere drops them.
 
     Example:
         >>> c = rtnb.connect("sse", srv.url_for("/sse/ticker"))       # doctest: +SKIP
@@ -142,14 +154,20 @@ class SSETransport(Transport):
         return self.method == "GET"
 
     async def open(self) -> None:
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-        headers.update(self._headers)
+        # WHATWG 9.2.2: Accept text/event-stream, and the cache mode "no-store", which
+        # browsers send as "Cache-Control: no-cache" (as does rtnb, so a proxy treats
+        # both alike).
+        fields = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        fields.update(self._headers)
         if self.last_event_id:
-            headers["Last-Event-ID"] = self.last_event_id
+            fields["Last-Event-ID"] = self.last_event_id
+        # Values go out as UTF-8 bytes: the last event ID is any text without NUL or
+        # line breaks, sent "encoded as UTF-8" (9.2.3); httpx would encode str as ASCII.
+        headers = [(k.encode("ascii"), v.encode("utf-8")) for k, v in fields.items()]
         client = httpx.AsyncClient(
             verify=self._verify,
             timeout=self._timeout,
-            follow_redirects=self._follow,
+            follow_redirects=False,  # followed in _send, which checks each hop
             proxy=self._proxy,
         )
         self._client = client
@@ -157,7 +175,7 @@ class SSETransport(Transport):
             request = client.build_request(
                 self.method, self.url, headers=headers, params=self._params, **self._body
             )
-            response = await client.send(request, stream=True)
+            response = await self._send(client, request)
         except httpx.UnsupportedProtocol as exc:
             raise ConnectError(f"unsupported URL: {exc}", fatal=True) from exc
         except httpx.ConnectError as exc:
@@ -172,6 +190,38 @@ class SSETransport(Transport):
         self._status = response.status_code
         await self._check(response)
 
+    async def _send(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, following redirects (when asked) one checked hop at a time.
+
+        httpx builds each next request (method, body and ``Authorization`` as RFC 9110
+        says); rtnb refuses a hop from ``https`` to ``http`` (the request would go out
+        unencrypted, headers and body alike) and, once the origin differs from the
+        one the caller named, removes every header the caller gave.
+        """
+        origin = _origin(request.url)
+        hops = 0
+        while True:
+            response = await client.send(request, stream=True)
+            nxt = response.next_request
+            if nxt is None or not self._follow:
+                return response
+            await response.aclose()
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise httpx.TooManyRedirects(
+                    f"Exceeded maximum allowed redirects ({MAX_REDIRECTS}).", request=nxt
+                )
+            if request.url.scheme == "https" and nxt.url.scheme != "https":
+                raise ConnectError(
+                    f"refused a redirect from {request.url} to {nxt.url}: it would send the "
+                    "request (headers and body) unencrypted",
+                    fatal=True,
+                )
+            if _origin(nxt.url) != origin:
+                for name in self._headers:
+                    nxt.headers.pop(name, None)
+            request = nxt
+
     async def _check(self, response: httpx.Response) -> None:
         status = response.status_code
         if status == 204:
@@ -182,8 +232,10 @@ class SSETransport(Transport):
                 finished=True,
             )
         if status != 200:
+            # 9.2.3: any other status fails the connection; RETRIED_STATUSES is rtnb's
+            # documented exception.
             body = await _excerpt(response)
-            fatal = 400 <= status < 500 and status not in (408, 425, 429)
+            fatal = status not in RETRIED_STATUSES
             raise ConnectError(
                 f"HTTP {status} {response.reason_phrase}".rstrip() + (f": {body}" if body else ""),
                 fatal=fatal,
@@ -263,6 +315,12 @@ class SSETransport(Transport):
             "ignored_lines": self._ignored_lines + (parser.ignored_lines if parser else 0),
             "method": self.method,
         }
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """The (scheme, host, port) triple that same-origin checks compare."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host, url.port or default)
 
 
 def _headers(value: Any) -> dict[str, str]:
