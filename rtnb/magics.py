@@ -4,7 +4,24 @@
 
 The magics parse arguments and wire the layers together; they hold no logic of
 their own. Wrong use answers with one line saying what is wrong plus the
-usage, never a traceback.
+usage, never a traceback. ``%rt_connect``'s connection flags come from the
+option tables in :mod:`rtnb.options` (the same as ``rtnb tail``'s), its kinds
+from :mod:`rtnb.transports`.
+
+Every magic takes its line literally: IPython would otherwise expand
+``$name`` and evaluate ``{expression}`` in it before the magic sees it
+(``no_var_expand``). Per magic:
+
+- ``%rt_connect``: URLs (``?q={x}``), headers, JSON bodies and paths are data,
+  and a secret header may hold ``$``.
+- ``%rt_send``: the payload is JSON, full of braces.
+- ``%rt_serve``: the token is a secret that may hold ``$`` or braces.
+- ``%rt_record``, ``%rt_compare``: file paths, written to.
+- ``%rt_table``, ``%rt_plot``: filters and field paths are data (``price~$``).
+- ``%rt_close``, ``%rt_list``, ``%rt_stop``: a name or nothing; a stray
+  ``{...}`` is refused as an argument, not run.
+
+To use a variable, call the Python API (``rtnb.connect(kind, url)``, ...).
 
     In [1]: %load_ext rtnb
     In [2]: %rt_serve
@@ -14,7 +31,6 @@ usage, never a traceback.
 
 from __future__ import annotations
 
-import json
 import keyword
 import shlex
 import sys
@@ -31,27 +47,34 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
-from .cli import port_type
 from .connection import connect, connections, get_connection
 from .errors import RTError
-from .sendtext import looks_like_json
+from .options import (
+    add_connect_arguments,
+    check_json,
+    connect_options,
+    parse_args,
+    parse_header,
+    port_type,
+)
+from .record import recorders, start_recorder, stop_recorder
+from .transports import kind, kind_names
 
 if TYPE_CHECKING:
     from .connection import Connection
-    from .record import Recorder
     from .server import Server
 
 __all__ = [
     "RTMagics",
+    "check_json",
     "complete",
     "load_ipython_extension",
     "parse_header",
     "unload_ipython_extension",
 ]
 
-KINDS = ("ws", "sse", "webrtc", "replay")
 MAGIC_NAMES = (
     "rt_serve",
     "rt_stop",
@@ -66,42 +89,11 @@ MAGIC_NAMES = (
 )
 _NAME_ARG = ("rt_send", "rt_table", "rt_plot", "rt_close", "rt_record")
 
-#: Recorders started by %rt_record, by connection name (kept across reloads).
-RECORDERS: dict[str, Recorder] = {}
-
 #: Errors a magic turns into one line (anything else is a bug and keeps its traceback).
 _EXPECTED = (UsageError, ValueError, TypeError, KeyError, RTError, TimeoutError, OSError)
 
 
 # --- pure helpers -------------------------------------------------------------------------
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """``'Authorization: Bearer x'`` -> ``('Authorization', 'Bearer x')``.
-
-    Raises:
-        ValueError: when there is no ``:`` or the name is empty.
-    """
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise ValueError(f"a header is written 'Name: value', not {text!r}")
-    return name.strip(), value.strip()
-
-
-def check_json(text: str, what: str = "payload") -> str:
-    """Return ``text``; when it looks like JSON (starts with ``{`` or ``[``) it must parse.
-
-    The same rule as the panel's send box (:mod:`rtnb.sendtext`).
-
-    Raises:
-        ValueError: naming where the JSON is broken.
-    """
-    if looks_like_json(text):
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{what} looks like JSON but does not parse: {exc}") from None
-    return text
 
 
 def complete(
@@ -134,7 +126,7 @@ def complete(
     options: list[str] = []
     if magic == "rt_connect":
         if not positional:
-            options = list(KINDS)
+            options = list(kind_names())
         elif len(positional) == 1:
             kind = positional[0]
             options = [p for k, p in paths if k == kind]
@@ -160,9 +152,10 @@ USAGE = {
     "rt_serve": "%rt_serve [--host H] [--port P] [--token T]",
     "rt_stop": "%rt_stop",
     "rt_connect": (
-        "%rt_connect KIND URL [--name N] [--header 'K: V']... [--subprotocol P] "
-        "[--no-reconnect] [--send-on-open JSON] [--max-messages N] [--quiet]  "
-        "(KIND: ws, sse, webrtc, replay; URL may be a path like /ws/ticker on %rt_serve's server)"
+        "%rt_connect KIND URL [--name N] [--header 'K: V']... [--no-reconnect] "
+        "[--send-on-open JSON] [--quiet] [KIND's options]  "
+        f"(KIND: {', '.join(kind_names())}; "
+        "URL may be a path like /ws/ticker on %rt_serve's server)"
     ),
     "rt_send": "%rt_send NAME PAYLOAD   or   %%rt_send NAME with the payload as the cell",
     "rt_table": "%rt_table NAME [--columns A,B] [--filter EXPR] [--max-rows N]",
@@ -234,7 +227,7 @@ def connection_listing(conns: Iterable[Connection]) -> _Listing:
     rows = []
     for c in conns:
         s = c.stats
-        rec = RECORDERS.get(c.name)
+        rec = recorders().get(c.name)
         rows.append(
             [
                 c.name,
@@ -249,6 +242,13 @@ def connection_listing(conns: Iterable[Connection]) -> _Listing:
             ]
         )
     return _Listing(header, rows, "no connections (open one with %rt_connect KIND URL)")
+
+
+class _ConnectArguments(ArgDecorator):
+    """``%rt_connect``'s connection flags, from the option tables (as ``rtnb tail``'s)."""
+
+    def add_to_parser(self, parser: Any, group: Any) -> None:
+        add_connect_arguments(parser)
 
 
 # --- the magics ---------------------------------------------------------------------------
@@ -276,7 +276,10 @@ class RTMagics(Magics):
             argv = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"cannot split the arguments: {exc}") from None
-        return magic.parser.parse_args(argv)  # type: ignore[attr-defined]
+        args, notes = parse_args(magic.parser, argv)  # type: ignore[attr-defined]
+        for note in notes:  # an old flag spelling: it worked, say what to write now
+            print(f"{getattr(magic, '__name__', 'rt')}: {note}", file=sys.stderr)
+        return args
 
     def _connection(self, name: str) -> Connection:
         conn = get_connection(name)
@@ -285,6 +288,7 @@ class RTMagics(Magics):
     # --- server -----------------------------------------------------------------------
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     @argument("--port", type=port_type, default=None, help="port (default: any free one)")
@@ -323,6 +327,7 @@ class RTMagics(Magics):
         display(srv)
 
     @line_magic
+    @no_var_expand
     def rt_stop(self, line: str) -> None:
         """Stop the in-kernel server (clients are disconnected). Example: ``%rt_stop``."""
         self._guard(self.rt_stop, lambda: self._stop(line))
@@ -343,40 +348,13 @@ class RTMagics(Magics):
     # --- connections ------------------------------------------------------------------
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
-    @argument("kind", help="ws, sse, webrtc (or replay, with a recording file as URL)")
+    @argument("kind", help=f"{', '.join(kind_names())} (replay takes a recording file as URL)")
     @argument("url", help="full URL, or a path like /ws/ticker on the running %%rt_serve server")
-    @argument("--name", "-n", default=None, help="variable to bind (default ws1, sse1, rtc1, ...)")
-    @argument(
-        "--header",
-        "-H",
-        action="append",
-        default=[],
-        metavar="'K: V'",
-        help="extra request header (repeatable)",
-    )
-    @argument("--subprotocol", action="append", default=[], help="ws subprotocol (repeatable)")
-    @argument("--no-reconnect", action="store_true", help="do not reconnect after a drop")
-    @argument(
-        "--send-on-open",
-        action="append",
-        default=[],
-        metavar="JSON",
-        help="message sent after every (re)open, e.g. a subscription (repeatable)",
-    )
-    @argument("--max-messages", type=int, default=None, help="bound of the message log")
     @argument("--quiet", "-q", action="store_true", help="one status line instead of the panel")
     @argument("--timeout", type=float, default=5.0, help="seconds to wait for the status line")
-    @argument("--no-verify", action="store_true", help="do not check TLS certificates")
-    @argument("--cafile", default=None, help="CA bundle to trust for wss:// and https://")
-    @argument("--method", default=None, help="sse: HTTP method (GET, POST, ...)")
-    @argument("--json", dest="json_body", default=None, metavar="JSON", help="sse: JSON body")
-    @argument("--last-event-id", default=None, help="sse: resume after this event id")
-    @argument("--channel", default=None, help="webrtc: data-channel label")
-    @argument("--role", default=None, choices=("offer", "answer", "auto"), help="webrtc role")
-    @argument("--ice-server", action="append", default=[], help="webrtc: STUN/TURN URL")
-    @argument("--speed", type=float, default=None, help="replay: speed factor (0 = no waiting)")
-    @argument("--loop", action="store_true", help="replay: start again at the end")
+    @_ConnectArguments()
     def rt_connect(self, line: str) -> None:
         """Open a connection, bind it to a variable and show its panel.
 
@@ -393,50 +371,13 @@ class RTMagics(Magics):
         self._guard(self.rt_connect, lambda: self._connect(self._parse(self.rt_connect, line)))
 
     def _connect(self, args: Any) -> None:
-        from .transports import transport_class
-
-        kind = transport_class(args.kind).kind  # ValueError names the known kinds
-        url = self._resolve_url(kind, args.url)
-        name = args.name
+        kind_name = kind(args.kind).name  # ValueError names the known kinds
+        url = self._resolve_url(kind_name, args.url)
+        opts = connect_options(args)
+        name = opts.get("name")
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
             raise ValueError(f"--name must be a Python identifier, not {name!r}")
-        opts: dict[str, Any] = {}
-        if name is not None:
-            opts["name"] = name
-        if args.header:
-            opts["headers"] = [parse_header(h) for h in args.header]
-        if args.subprotocol:
-            opts["subprotocols"] = list(args.subprotocol)
-        if args.no_reconnect:
-            opts["reconnect"] = False
-        if args.send_on_open:
-            opts["send_on_open"] = [check_json(p, "--send-on-open") for p in args.send_on_open]
-        if args.max_messages is not None:
-            opts["max_messages"] = args.max_messages
-        if args.no_verify:
-            opts["verify"] = False
-        if args.cafile is not None:
-            opts["cafile"] = args.cafile
-        if args.method is not None:
-            opts["method"] = args.method.upper()
-        if args.json_body is not None:
-            try:
-                opts["json"] = json.loads(args.json_body)
-            except ValueError as exc:
-                raise ValueError(f"--json is not valid JSON: {exc}") from None
-        if args.last_event_id is not None:
-            opts["last_event_id"] = args.last_event_id
-        if args.channel is not None:
-            opts["channel"] = args.channel
-        if args.role is not None:
-            opts["role"] = args.role
-        if args.ice_server:
-            opts["ice_servers"] = list(args.ice_server)
-        if args.speed is not None:
-            opts["speed"] = args.speed
-        if args.loop:
-            opts["loop"] = True
-        conn = connect(kind, url, **opts)
+        conn = connect(kind_name, url, **opts)
         assert self.shell is not None
         self.shell.user_ns[conn.name] = conn
         if args.quiet or not _in_kernel(self.shell) or not _has_panel():
@@ -492,6 +433,7 @@ class RTMagics(Magics):
         print(f"{conn.name} <- {preview} ({msg.size} bytes)")
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("--columns", "-c", default=None, help="comma-separated fields to show")
@@ -527,6 +469,7 @@ class RTMagics(Magics):
         return None
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("fields", nargs="+", help="JSON field(s) to plot, e.g. price or bid.size")
@@ -557,6 +500,7 @@ class RTMagics(Magics):
         return None
 
     @line_magic
+    @no_var_expand
     def rt_list(self, line: str) -> None:
         """Show every connection with its state and counters. Example: ``%rt_list``."""
         self._guard(self.rt_list, lambda: self._list(line))
@@ -567,6 +511,7 @@ class RTMagics(Magics):
         display(connection_listing(connections().values()))
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="the connection to close")
     @argument("--all", action="store_true", dest="all_", help="close every connection")
@@ -586,16 +531,17 @@ class RTMagics(Magics):
         if args.all_:
             conns = list(connections().values())
             for conn in conns:
-                _stop_recorder(conn.name)
+                stop_recorder(conn.name)
                 conn.close()
             print(f"closed {len(conns)} connection(s)")
             return
         conn = self._connection(args.name)
-        _stop_recorder(conn.name)
+        stop_recorder(conn.name)
         conn.close()
         print(conn.summary())
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("file", nargs="?", default=None, help="JSON Lines file to write")
@@ -618,28 +564,22 @@ class RTMagics(Magics):
         if args.stop:
             if args.file is not None:
                 raise UsageError("--stop takes only the connection name")
-            rec = RECORDERS.pop(args.name, None)
+            rec = stop_recorder(args.name)
             if rec is None:
-                known = ", ".join(sorted(RECORDERS)) or "none"
+                known = ", ".join(sorted(recorders())) or "none"
                 raise ValueError(f"{args.name!r} is not being recorded (recording: {known})")
-            rec.stop()
             print(rec.summary())
             return
         if args.file is None:
             raise UsageError("give the file to write: %rt_record NAME FILE")
         conn = self._connection(args.name)
-        old = RECORDERS.get(conn.name)
-        if old is not None and old.running:
-            raise ValueError(
-                f"{conn.name} is already being recorded to {old.path}; "
-                f"%rt_record --stop {conn.name} first"
-            )
-        RECORDERS[conn.name] = conn.record(args.file, include_existing=args.include_existing)
+        start_recorder(conn, args.file, include_existing=args.include_existing)
         print(f"recording {conn.name} -> {args.file} (stop with %rt_record --stop {conn.name})")
 
     # --- the protocol lab -------------------------------------------------------------
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("protocols", nargs="*", help="ws, sse, webrtc, webrtc-unordered (default: all)")
     @argument("--duration", type=float, default=5.0, help="seconds per protocol (default 5)")
@@ -706,12 +646,6 @@ def _wait_settled(conn: Connection, timeout: float) -> None:
     with conn._state_cond:
         while conn.state == "connecting" and time.monotonic() < deadline:
             conn._state_cond.wait(max(0.0, deadline - time.monotonic()))
-
-
-def _stop_recorder(name: str) -> None:
-    rec = RECORDERS.pop(name, None)
-    if rec is not None:
-        rec.stop()
 
 
 # --- completion -------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
     assert "still running" in p.stdout
     err = p.stderr.splitlines()
     assert err == [
-        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc'",
+        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay'",
         err[1],
         "rt_connect: /ws/echo is a path on the in-kernel server, but none is running: "
         "start it with %rt_serve, or give a full URL",
