@@ -34,7 +34,7 @@ from __future__ import annotations
 import keyword
 import shlex
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
@@ -49,8 +49,10 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
+from .completion import complete
 from .connection import connect, connections, get_connection
 from .errors import RTError
+from .listing import connection_listing
 from .options import (
     add_connect_arguments,
     check_json,
@@ -87,56 +89,9 @@ MAGIC_NAMES = (
     "rt_record",
     "rt_compare",
 )
-_NAME_ARG = ("rt_send", "rt_table", "rt_plot", "rt_close", "rt_record")
 
 #: Errors a magic turns into one line (anything else is a bug and keeps its traceback).
 _EXPECTED = (UsageError, ValueError, TypeError, KeyError, RTError, TimeoutError, OSError)
-
-
-# --- pure helpers -------------------------------------------------------------------------
-
-
-def complete(
-    line: str,
-    names: Iterable[str],
-    paths: Iterable[tuple[str, str]] = (),
-) -> list[str]:
-    """Completions for the word under the cursor in an ``%rt_…`` line.
-
-    Args:
-        line: the line up to the cursor.
-        names: connection names.
-        paths: ``(kind, path)`` of the running server's endpoints.
-
-    >>> complete("%rt_connect s", [])
-    ['sse']
-    >>> complete("%rt_send w", ["ws1", "ws2", "sse1"])
-    ['ws1', 'ws2']
-    >>> complete("%rt_connect ws /ws/e", [], [("ws", "/ws/echo"), ("sse", "/sse/clock")])
-    ['/ws/echo']
-    """
-    stripped = line.lstrip()
-    if not stripped.startswith(("%rt_", "%%rt_")):
-        return []
-    words = stripped.split()
-    current = "" if line.endswith((" ", "\t")) else words[-1]
-    args = words[1:] if current == "" else words[1:-1]
-    magic = words[0].lstrip("%")
-    positional = [a for a in args if not a.startswith("-")]
-    options: list[str] = []
-    if magic == "rt_connect":
-        if not positional:
-            options = list(kind_names())
-        elif len(positional) == 1:
-            kind = positional[0]
-            options = [p for k, p in paths if k == kind]
-    elif magic in _NAME_ARG and not positional:
-        options = sorted(names)
-        if magic == "rt_close" and not args:
-            options.append("--all")
-        if magic == "rt_record" and not args:
-            options.append("--stop")
-    return [o for o in options if o.startswith(current)]
 
 
 # --- output ---------------------------------------------------------------------------
@@ -183,65 +138,6 @@ def _error_text(exc: BaseException) -> str:
         return str(exc.args[0])
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-class _Listing:
-    """A table with a text and an HTML form (what %rt_list displays)."""
-
-    def __init__(self, header: list[str], rows: list[list[str]], empty: str) -> None:
-        self.header = header
-        self.rows = rows
-        self.empty = empty
-
-    def text(self) -> str:
-        if not self.rows:
-            return self.empty
-        table = [self.header, *self.rows]
-        widths = [max(len(r[i]) for r in table) for i in range(len(self.header))]
-        return "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-            for r in table
-        )
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.text())
-
-    def _repr_html_(self) -> str:
-        import html
-
-        if not self.rows:
-            return f"<div class='rtnb-list'>{html.escape(self.empty)}</div>"
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
-        )
-        return f"<table class='rtnb-list'><tr>{head}</tr>{body}</table>"
-
-
-def connection_listing(conns: Iterable[Connection]) -> _Listing:
-    """The %rt_list table: name, kind, URL, state and counters, one row per connection."""
-    header = ["name", "kind", "url", "state", "received", "sent", "rate", "errors", "recording"]
-    rows = []
-    for c in conns:
-        s = c.stats
-        rec = recorders().get(c.name)
-        rows.append(
-            [
-                c.name,
-                c.kind,
-                c.url,
-                c.state,
-                str(s.received),
-                str(s.sent),
-                f"{s.rate:.1f}/s",
-                str(s.errors),
-                str(rec.path) if rec is not None and rec.running else "",
-            ]
-        )
-    return _Listing(header, rows, "no connections (open one with %rt_connect KIND URL)")
 
 
 class _ConnectArguments(ArgDecorator):
