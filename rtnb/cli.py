@@ -32,7 +32,7 @@ from .options import (
     port_type,
     set_option_default,
 )
-from .transports import kind_names
+from .transports import kind_names, option_tables
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -140,7 +140,7 @@ def _stream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=_seconds, default=None, help="give up after T s with no message"
     )
-    add_connect_arguments(p, exclude=("name",))
+    add_connect_arguments(p, option_tables(), exclude=("name",))
     set_option_default(p, "reconnect", False)  # a pipe ends with its stream, like curl -N
 
 
@@ -153,7 +153,7 @@ def _open(args: argparse.Namespace) -> Connection:
     """Connect as the arguments say (raises ValueError/TypeError/RTError with a message)."""
     from .connection import connect
 
-    opts = connect_options(args, exclude=("name",))
+    opts = connect_options(args, option_tables(), exclude=("name",))
     if args.count is not None and args.count < 1:
         raise ValueError(f"--count must be at least 1, not {args.count}")
     return connect(args.kind, args.url, name=f"cli-{args.command}", **opts)

@@ -62,7 +62,7 @@ from .options import (
     port_type,
 )
 from .record import recorders, start_recorder, stop_recorder
-from .transports import kind, kind_names
+from .transports import kind, kind_names, option_tables
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -144,7 +144,7 @@ class _ConnectArguments(ArgDecorator):
     """``%rt_connect``'s connection flags, from the option tables (as ``rtnb tail``'s)."""
 
     def add_to_parser(self, parser: Any, group: Any) -> None:
-        add_connect_arguments(parser)
+        add_connect_arguments(parser, option_tables())
 
 
 # --- the magics ---------------------------------------------------------------------------
@@ -269,7 +269,7 @@ class RTMagics(Magics):
     def _connect(self, args: Any) -> None:
         kind_name = kind(args.kind).name  # ValueError names the known kinds
         url = self._resolve_url(kind_name, args.url)
-        opts = connect_options(args)
+        opts = connect_options(args, option_tables())
         name = opts.get("name")
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
             raise ValueError(f"--name must be a Python identifier, not {name!r}")

@@ -14,7 +14,7 @@ it has one, its command-line flag. From these tables come
 A flag is the option's name with dashes (``last_event_id`` -> ``--last-event-id``),
 singular when it repeats (``headers`` -> ``--header``), and a yes/no option has
 both forms (``--reconnect`` / ``--no-reconnect``). Old spellings still work
-and warn (:class:`FutureWarning`): see :data:`DEPRECATED_FLAGS`.
+and warn (:class:`FutureWarning`): see :func:`deprecated_flags`.
 
     >>> check_options("ws", {"ping_intervall": 5}, WSOptions)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -37,7 +37,6 @@ from .sendtext import looks_like_json
 from .sse_format import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = [
-    "DEPRECATED_FLAGS",
     "CommonOptions",
     "Flag",
     "Options",
@@ -50,6 +49,7 @@ __all__ = [
     "check_names",
     "check_options",
     "connect_options",
+    "deprecated_flags",
     "parse_args",
     "parse_header",
     "port_type",
@@ -373,10 +373,6 @@ class ReplayOptions(Options):
     )
 
 
-#: Every kind's table, for the flags (the registry of kinds is :mod:`rtnb.transports`).
-_TABLES: tuple[type[Options], ...] = (WSOptions, SSEOptions, WebRTCOptions, ReplayOptions)
-
-
 def _field(cls: type[Options], name: str) -> dataclasses.Field[Any]:
     for f in dataclasses.fields(cls):
         if f.name == name:
@@ -389,9 +385,13 @@ def _document(cls: type[Options]) -> None:
     cls.__doc__ = f"{cls.__doc__}\n\n    Attributes:\n" + "\n".join(lines) + "\n"
 
 
-_ALL: tuple[type[Options], ...] = (CommonOptions, *_TABLES)
-for _cls in _ALL:
-    _document(_cls)
+def _tables(cls: type[Options]) -> list[type[Options]]:
+    """``cls`` and every table below it."""
+    return [cls, *(t for sub in cls.__subclasses__() for t in _tables(sub))]
+
+
+for _table in _tables(Options)[1:]:
+    _document(_table)
 
 
 # --- checking connect() options -------------------------------------------------------------
@@ -437,7 +437,6 @@ def check_options(kind: str, given: Mapping[str, Any], table: type[Options]) -> 
 # --- command-line flags ---------------------------------------------------------------------
 
 
-#: Earlier flag spellings -> the one to use now. They still work and warn.
 def _now_spelled(flag: Flag, value: Any) -> str:
     """The flag to write instead of an old spelling that sets ``value``."""
     if flag.action == "bool" and value is False:
@@ -445,20 +444,27 @@ def _now_spelled(flag: Flag, value: Any) -> str:
     return flag.names[0]
 
 
-DEPRECATED_FLAGS: dict[str, str] = {
-    old: _now_spelled(f.metadata["flag"], value)
-    for cls in _ALL
-    for f in dataclasses.fields(cls)
-    if f.metadata["flag"] is not None
-    for old, value in f.metadata["flag"].old.items()
-}
+def deprecated_flags(tables: Iterable[type[Options]]) -> dict[str, str]:
+    """The earlier flag spellings of ``tables`` (and the common options) -> the ones to use.
+
+    >>> deprecated_flags([WSOptions])["--insecure"]
+    '--no-verify'
+    """
+    return {
+        old: _now_spelled(f.metadata["flag"], value)
+        for name, (f, _) in _flagged(tables).items()
+        for old, value in f.metadata["flag"].old.items()
+    }
 
 
 class _OldSpelling(argparse.Action):
     """An earlier spelling of a flag: does what the new one does, and warns."""
 
-    def __init__(self, option_strings: Sequence[str], dest: str, *, mode: str, **kw: Any) -> None:
+    def __init__(
+        self, option_strings: Sequence[str], dest: str, *, mode: str, use: str, **kw: Any
+    ) -> None:
         self.mode = mode
+        self.use = use
         super().__init__(option_strings, dest, nargs=0 if mode == "const" else None, **kw)
 
     def __call__(
@@ -470,7 +476,7 @@ class _OldSpelling(argparse.Action):
     ) -> None:
         spelled = option_string or self.option_strings[0]
         warnings.warn(
-            f"{spelled} is deprecated and will be removed; use {DEPRECATED_FLAGS[spelled]}",
+            f"{spelled} is deprecated and will be removed; use {self.use}",
             FutureWarning,
             stacklevel=2,
         )
@@ -486,13 +492,15 @@ class _OldSpelling(argparse.Action):
 _DEST = "option_"
 
 
-def _flagged(kinds: Iterable[type[Options]]) -> dict[str, tuple[dataclasses.Field[Any], list[str]]]:
+def _flagged(
+    tables: Iterable[type[Options]],
+) -> dict[str, tuple[dataclasses.Field[Any], list[str]]]:
     """Every option with a flag, once, with the kinds that take it (common ones: none)."""
     found: dict[str, tuple[dataclasses.Field[Any], list[str]]] = {}
     for f in dataclasses.fields(CommonOptions):
         if f.metadata["flag"] is not None:
             found[f.name] = (f, [])
-    for cls in kinds:
+    for cls in tables:
         for f in dataclasses.fields(cls):
             if f.metadata["flag"] is None:
                 continue
@@ -505,11 +513,11 @@ def _flagged(kinds: Iterable[type[Options]]) -> dict[str, tuple[dataclasses.Fiel
 
 def add_connect_arguments(
     parser: argparse.ArgumentParser,
-    kinds: Iterable[type[Options]] = _TABLES,
+    tables: Iterable[type[Options]],
     *,
     exclude: Iterable[str] = (),
 ) -> None:
-    """Add a flag for every flagged option of ``kinds`` (and the common ones) to ``parser``.
+    """Add a flag for every flagged option of ``tables`` (and the common ones) to ``parser``.
 
     Each flag's help ends with the kinds that take it. An old spelling is left
     out where the parser already uses the word for something else (``rtnb
@@ -517,14 +525,14 @@ def add_connect_arguments(
 
     Args:
         parser: the parser (IPython's magic arguments parser is one).
-        kinds: the option tables whose flags to add.
+        tables: the kinds' option tables (``rtnb.transports.option_tables()``).
         exclude: option names to leave out (``rtnb tail`` names no variable).
     """
     skip = set(exclude)
     group = parser.add_argument_group(
         "connection options (in brackets: the kinds that take one; the rest: every kind)"
     )
-    for name, (f, takers) in _flagged(kinds).items():
+    for name, (f, takers) in _flagged(tables).items():
         if name in skip:
             continue
         flag: Flag = f.metadata["flag"]
@@ -549,20 +557,34 @@ def add_connect_arguments(
         for old, value in flag.old.items():
             mode = "const" if flag.action == "bool" else flag.action
             try:
-                group.add_argument(old, action=_OldSpelling, mode=mode, const=value, **old_kw)
+                group.add_argument(
+                    old,
+                    action=_OldSpelling,
+                    mode=mode,
+                    use=_now_spelled(flag, value),
+                    const=value,
+                    **old_kw,
+                )
             except argparse.ArgumentError:  # the parser uses that word itself
                 continue
 
 
-def connect_options(args: argparse.Namespace, exclude: Iterable[str] = ()) -> dict[str, Any]:
+def connect_options(
+    args: argparse.Namespace, tables: Iterable[type[Options]], exclude: Iterable[str] = ()
+) -> dict[str, Any]:
     """The ``connect()`` options typed in ``args`` (flags not given are left out).
+
+    Args:
+        args: what a parser made by :func:`add_connect_arguments` parsed.
+        tables: the same tables.
+        exclude: option names to leave out.
 
     Raises:
         ValueError: for a value that does not convert (``-H nocolon``, broken JSON).
     """
     skip = set(exclude)
     opts: dict[str, Any] = {}
-    for name, (f, _) in _flagged(_TABLES).items():
+    for name, (f, _) in _flagged(tables).items():
         value = getattr(args, _DEST + name, None)
         if name in skip or value is None:
             continue

@@ -17,7 +17,6 @@ from rtnb.cli import build_parser
 from rtnb.connection import Connection
 from rtnb.magics import RTMagics
 from rtnb.options import (
-    DEPRECATED_FLAGS,
     CommonOptions,
     Options,
     ReplayOptions,
@@ -27,9 +26,10 @@ from rtnb.options import (
     add_connect_arguments,
     check_options,
     connect_options,
+    deprecated_flags,
     parse_args,
 )
-from rtnb.transports import KINDS, kind, kind_names, transport_class
+from rtnb.transports import KINDS, kind, kind_names, option_tables, transport_class
 from rtnb.transports import check_options as check_kind_options
 
 TABLES = [WSOptions, SSEOptions, WebRTCOptions, ReplayOptions]
@@ -41,14 +41,14 @@ def ingest(data: Any, event: Any = None, id: Any = None, channel: Any = None) ->
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="t", exit_on_error=False)
-    add_connect_arguments(p)
+    add_connect_arguments(p, TABLES)
     return p
 
 
 def parsed(*argv: str) -> dict[str, Any]:
     args, notes = parse_args(parser(), list(argv))
     assert notes == []
-    return connect_options(args)
+    return connect_options(args, TABLES)
 
 
 # --- the registry and the tables agree ------------------------------------------------------
@@ -56,6 +56,7 @@ def parsed(*argv: str) -> dict[str, Any]:
 
 def test_every_kind_is_registered_once_with_its_table_and_transport() -> None:
     assert kind_names() == ("ws", "sse", "webrtc", "replay")
+    assert option_tables() == tuple(TABLES)
     for name, k in KINDS.items():
         cls = transport_class(name)
         assert cls.kind == name == k.options.kind
@@ -217,7 +218,7 @@ def test_flags_become_connect_options() -> None:
 def test_a_value_that_does_not_convert_is_a_sentence(argv: list[str], words: str) -> None:
     args, _ = parse_args(parser(), argv)
     with pytest.raises(ValueError, match="^" + words.replace("(", r"\(")):
-        connect_options(args)
+        connect_options(args, TABLES)
 
 
 @pytest.mark.parametrize(
@@ -232,19 +233,19 @@ def test_a_value_that_does_not_convert_is_a_sentence(argv: list[str], words: str
 def test_an_old_spelling_still_works_and_warns(
     old: str, value: str | None, new: str, option: str, expected: Any
 ) -> None:
-    assert DEPRECATED_FLAGS[old] == new
+    assert deprecated_flags(TABLES)[old] == new
     argv = [old] if value is None else [old, value]
     with pytest.warns(FutureWarning, match=f"^{old} is deprecated and will be removed; use {new}$"):
         args = parser().parse_args(argv)
-    assert connect_options(args) == {option: expected}
+    assert connect_options(args, TABLES) == {option: expected}
     args, notes = parse_args(parser(), argv)  # what the magics and the CLI show
     assert notes == [f"{old} is deprecated and will be removed; use {new}"]
-    assert connect_options(args) == {option: expected}
+    assert connect_options(args, TABLES) == {option: expected}
 
 
 def test_old_and_new_spellings_of_a_repeatable_flag_add_up() -> None:
     args, notes = parse_args(parser(), ["--send", "a", "--send-on-open", "b", "--send", "c"])
-    assert connect_options(args) == {"send_on_open": ["a", "b", "c"]}
+    assert connect_options(args, TABLES) == {"send_on_open": ["a", "b", "c"]}
     assert notes == ["--send is deprecated and will be removed; use --send-on-open"]  # said once
 
 
@@ -255,16 +256,16 @@ def test_a_warnings_filter_still_applies_to_old_spellings() -> None:
             parse_args(parser(), ["--insecure"])
         warnings.simplefilter("ignore", FutureWarning)
         args, notes = parse_args(parser(), ["--insecure"])
-    assert notes == [] and connect_options(args) == {"verify": False}
+    assert notes == [] and connect_options(args, TABLES) == {"verify": False}
 
 
 def test_an_old_spelling_the_frontend_uses_itself_is_left_to_it() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--json", action="store_true", help="print records")
-    add_connect_arguments(p)
+    add_connect_arguments(p, TABLES)
     args, notes = parse_args(p, ["--json", "--json-body", "[1]"])
     assert args.json is True and notes == []
-    assert connect_options(args) == {"json": [1]}
+    assert connect_options(args, TABLES) == {"json": [1]}
 
 
 def _flags(p: argparse.ArgumentParser) -> set[str]:

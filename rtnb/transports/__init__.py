@@ -26,6 +26,7 @@ __all__ = [
     "check_options",
     "kind",
     "kind_names",
+    "option_tables",
     "transport_class",
 ]
 
@@ -69,6 +70,11 @@ _ALIASES = {"websocket": "ws", "wss": "ws", "eventsource": "sse", "rtc": "webrtc
 def kind_names() -> tuple[str, ...]:
     """The registered kinds' names (``("ws", "sse", "webrtc", "replay")``)."""
     return tuple(KINDS)
+
+
+def option_tables() -> tuple[type[Options], ...]:
+    """The registered kinds' option tables, for the flags of the magics and the CLI."""
+    return tuple(k.options for k in KINDS.values())
 
 
 def kind(name: str) -> Kind:
