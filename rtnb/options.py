@@ -50,6 +50,7 @@ __all__ = [
     "check_options",
     "connect_options",
     "deprecated_flags",
+    "doc",
     "parse_args",
     "parse_header",
     "port_type",
@@ -154,7 +155,7 @@ class Options:
     @classmethod
     def help(cls, name: str) -> str:
         """The help text of option ``name``."""
-        return str(_field(cls, name).metadata["help"])
+        return str(next(f for f in dataclasses.fields(cls) if f.name == name).metadata["help"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,9 +176,7 @@ class CommonOptions(Options):
             Flag(("--reconnect",), action="bool"),
         ),
     )
-    backoff: Any = field(
-        default=None, metadata=doc("reconnect delays: a Backoff or a dict of its fields")
-    )
+    backoff: Any = field(default=None, metadata=doc("reconnect delays: a Backoff or its dict"))
     max_messages: int = field(
         default=10_000,
         metadata=doc("bound of the message log", Flag(("--max-messages",), type=int, metavar="N")),
@@ -254,23 +253,13 @@ class WSOptions(_WebSocketHandshake):
         ),
     )
     compression: str | None = field(
-        default="deflate", metadata=doc("permessage-deflate, or None to turn it off")
+        default="deflate", metadata=doc("permessage-deflate; None: off")
     )
-    ping_interval: float | None = field(
-        default=20.0, metadata=doc("seconds between keepalive pings (None: none)")
-    )
-    ping_timeout: float | None = field(
-        default=20.0, metadata=doc("seconds a pong may take before the peer is dead")
-    )
-    max_size: int | None = field(
-        default=16 * 1024 * 1024, metadata=doc("largest message accepted, in bytes")
-    )
-    proxy: str | bool | None = field(
-        default=True, metadata=doc("proxy URL; True: the environment's; None: none")
-    )
-    user_agent: str | None = field(
-        default=None, metadata=doc("the User-Agent header (None: the library's)")
-    )
+    ping_interval: float | None = field(default=20.0, metadata=doc("seconds between pings"))
+    ping_timeout: float | None = field(default=20.0, metadata=doc("seconds a pong may take"))
+    max_size: int | None = field(default=2**24, metadata=doc("largest message, in bytes (16 MiB)"))
+    proxy: str | bool | None = field(default=True, metadata=doc("URL; True: the environment's"))
+    user_agent: str | None = field(default=None, metadata=doc("the User-Agent header"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,9 +283,7 @@ class SSEOptions(_Handshake):
             Flag(("--json-body",), metavar="JSON", convert=_json_value, old={"--json": None}),
         ),
     )
-    data: Any = field(
-        default=None, metadata=doc("request body as form fields (a dict) or raw bytes/text")
-    )
+    data: Any = field(default=None, metadata=doc("request body: form fields (a dict) or raw"))
     last_event_id: str | None = field(
         default=None,
         metadata=doc(
@@ -304,11 +291,9 @@ class SSEOptions(_Handshake):
         ),
     )
     timeout: float = field(default=10.0, metadata=doc("seconds to connect"))
-    read_timeout: float | None = field(
-        default=None, metadata=doc("seconds of silence that count as a dead stream")
-    )
+    read_timeout: float | None = field(default=None, metadata=doc("silence (s) that ends a stream"))
     max_event_size: int = field(
-        default=DEFAULT_MAX_EVENT_SIZE, metadata=doc("largest event accepted, in bytes")
+        default=DEFAULT_MAX_EVENT_SIZE, metadata=doc("largest event, in bytes")
     )
     proxy: str | None = field(default=None, metadata=doc("proxy URL (default: the environment's)"))
     follow_redirects: bool = field(default=True, metadata=doc("follow 3xx answers"))
@@ -332,10 +317,10 @@ class WebRTCOptions(_WebSocketHandshake):
     )
     ordered: bool = field(default=True, metadata=doc("deliver in order (False: as they arrive)"))
     max_retransmits: int | None = field(
-        default=None, metadata=doc("partial reliability: retransmissions at most")
+        default=None, metadata=doc("resends at most (partial reliability)")
     )
     max_packet_life_time: int | None = field(
-        default=None, metadata=doc("partial reliability: milliseconds at most")
+        default=None, metadata=doc("ms to resend (partial reliability)")
     )
     ice_servers: Any = field(
         default=None,
@@ -344,9 +329,7 @@ class WebRTCOptions(_WebSocketHandshake):
             Flag(("--ice-server",), action="append", metavar="URL"),
         ),
     )
-    auto_wait: float = field(
-        default=0.5, metadata=doc("seconds role auto waits for an offer before offering")
-    )
+    auto_wait: float = field(default=0.5, metadata=doc("seconds auto waits for an offer"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -371,13 +354,6 @@ class ReplayOptions(Options):
             Flag(("--direction",), choices=("in", "out", "both")),
         ),
     )
-
-
-def _field(cls: type[Options], name: str) -> dataclasses.Field[Any]:
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f
-    raise KeyError(name)
 
 
 def _document(cls: type[Options]) -> None:
