@@ -6,6 +6,10 @@ $ rtnb tail ws ws://127.0.0.1:8765/ws/ticker --count 3
 ...
 $ rtnb record sse http://127.0.0.1:8765/sse/ticker ticks.jsonl --count 100
 $ rtnb compare ws sse --duration 2
+
+``tail`` and ``record`` take the connection flags of ``%rt_connect``, built from
+the same option tables (:mod:`rtnb.options`), and ``record`` writes through
+the same :class:`rtnb.record.Recorder` as ``%rt_record``.
 """
 
 from __future__ import annotations
@@ -19,24 +23,23 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .options import (
+    add_connect_arguments,
+    connect_options,
+    parse_args,
+    port_type,
+    set_option_default,
+)
+from .transports import kind_names, option_tables
 
 if TYPE_CHECKING:
     from .connection import Connection
     from .message import Message
+    from .record import Recorder
 
-__all__ = ["build_parser", "main"]
-
-
-def port_type(text: str) -> int:
-    """An argparse type: a TCP port, 0-65535 (0 = any free one); also used by ``%rt_serve``."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {port}")
-    return port
+__all__ = ["build_parser", "format_line", "main"]
 
 
 def _positive_int(text: str) -> int:
@@ -91,17 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
         "tail",
         help="print a stream, one line per message (like websocat / curl -N)",
         description="Print each received message on its own line until Ctrl-C, --count or "
-        "the end of the stream. Text is printed as is (newlines escaped), binary as b64:...",
+        "the end of the stream (no reconnect unless --reconnect). Text is printed as is "
+        "(newlines escaped), binary as b64:...",
     )
-    _stream_arguments(p)
     p.add_argument("--json", action="store_true", help="print each message as a JSON record")
+    _stream_arguments(p)
     p.set_defaults(func=_tail)
 
     p = sub.add_parser(
         "record",
         help="write a stream to a JSON Lines file (replay it with rtnb.replay)",
         description="Write every message (both directions) to FILE as JSON Lines until "
-        "Ctrl-C, --count, --duration or the end of the stream.",
+        "Ctrl-C, --count, --duration or the end of the stream (no reconnect unless "
+        "--reconnect).",
     )
     _stream_arguments(p)
     p.add_argument("file", help="the JSON Lines file to write")
@@ -128,33 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stream_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", help="ws, sse, webrtc or replay")
+    *first, last = kind_names()
+    p.add_argument("kind", help=f"{', '.join(first)} or {last}")
     p.add_argument("url", help="ws://..., wss://..., http(s)://... (sse), or a replay file")
     p.add_argument("--count", "-n", type=int, default=None, help="stop after N messages")
     p.add_argument(
-        "--header",
-        "-H",
-        action="append",
-        default=[],
-        metavar="'K: V'",
-        help="extra request header (repeatable)",
-    )
-    p.add_argument(
-        "--send",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="send this after the connection opens (repeatable), e.g. a subscription",
-    )
-    p.add_argument(
         "--timeout", type=_seconds, default=None, help="give up after T s with no message"
     )
-    p.add_argument(
-        "--reconnect",
-        action="store_true",
-        help="reconnect after a drop (default: exit when the stream ends)",
-    )
-    p.add_argument("--insecure", "-k", action="store_true", help="do not check TLS certificates")
+    add_connect_arguments(p, option_tables(), exclude=("name",))
+    set_option_default(p, "reconnect", False)  # a pipe ends with its stream, like curl -N
 
 
 def _fail(command: str, message: str) -> int:
@@ -165,26 +152,18 @@ def _fail(command: str, message: str) -> int:
 def _open(args: argparse.Namespace) -> Connection:
     """Connect as the arguments say (raises ValueError/TypeError/RTError with a message)."""
     from .connection import connect
-    from .magics import parse_header
 
-    opts: dict[str, Any] = {"name": f"cli-{args.command}"}
-    if args.header:
-        opts["headers"] = [parse_header(h) for h in args.header]
-    if args.send:
-        opts["send_on_open"] = list(args.send)
-    opts["reconnect"] = bool(args.reconnect)
-    if args.insecure:
-        opts["verify"] = False
+    opts = connect_options(args, option_tables(), exclude=("name",))
     if args.count is not None and args.count < 1:
         raise ValueError(f"--count must be at least 1, not {args.count}")
-    return connect(args.kind, args.url, **opts)
+    return connect(args.kind, args.url, name=f"cli-{args.command}", **opts)
 
 
 def _pump(
     args: argparse.Namespace,
     deadline: float | None,
     emit: Callable[[Message], None],
-    start: Callable[[], str | None] | None = None,
+    start: Callable[[Connection], str | None] | None = None,
 ) -> int:
     """Feed each message (both directions) to ``emit``; stop at --count/--timeout/end.
 
@@ -198,7 +177,7 @@ def _pump(
         conn = _open(args)
     except (ValueError, TypeError, RTError, ImportError) as exc:
         return _fail(args.command, str(exc))
-    problem = start() if start is not None else None
+    problem = start(conn) if start is not None else None
     if problem is not None:
         conn.close()
         return _fail(args.command, problem)
@@ -272,41 +251,55 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .recordfmt import Header, encode_header, from_message_record
+    from .record import Recorder
 
     # The file is opened only once the arguments made a connection, so a typo does
     # not truncate an existing file; a run that fails before any message removes it.
-    out: list[IO[str]] = []
-    written = 0
+    started: list[Recorder] = []
+    seen = 0
 
-    def start() -> str | None:
+    def start(conn: Connection) -> str | None:
         try:
-            f: IO[str] = open(args.file, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-        except OSError as exc:
-            return f"cannot write {args.file!r}: {exc.strerror}"
-        out.append(f)
-        f.write(encode_header(Header(kind=args.kind, url=args.url, started=time.time())) + "\n")
+            rec = Recorder(conn, args.file, include_existing=True)
+        except ValueError as exc:  # the file cannot be written
+            return str(exc)
+        started.append(rec)
+        if args.count is not None:
+            conn.on_message(_stop_after(rec, args.count))
         return None
 
     def emit(msg: Message) -> None:
-        nonlocal written
-        out[0].write(from_message_record(msg.to_record()) + "\n")
-        written += 1
+        nonlocal seen
+        seen += 1
 
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    try:
-        code = _pump(args, deadline, emit, start)
-    finally:
-        for f in out:
-            f.close()
-    if not out:
+    code = _pump(args, deadline, emit, start)
+    if not started:
         return code  # no file was opened; the error said why
-    if code != 0 and written == 0:
+    rec = started[0].stop()
+    if code != 0 and seen == 0:
         with contextlib.suppress(OSError):
             os.unlink(args.file)
         return code
-    print(f"rtnb record: {written} message(s) written to {args.file}", file=sys.stderr)
+    print(f"rtnb record: {rec.summary()}", file=sys.stderr)
     return code
+
+
+def _stop_after(rec: Recorder, count: int) -> Callable[[Message], None]:
+    """An on_message callback that stops ``rec`` right after the ``count``-th message.
+
+    It runs on the loop right after that message entered the log, before the
+    next one can, so the file ends with exactly ``count`` received messages.
+    """
+    received = 0
+
+    def on_message(msg: Message) -> None:
+        nonlocal received
+        received += 1
+        if received == count:
+            rec.stop()
+
+    return on_message
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -370,7 +363,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rtnb`` console script."""
-    args = build_parser().parse_args(argv)
+    args, notes = parse_args(build_parser(), sys.argv[1:] if argv is None else argv)
+    for note in notes:  # an old flag spelling: it worked, say what to write now
+        print(f"rtnb {args.command}: {note}", file=sys.stderr, flush=True)
     code: int = args.func(args)
     return code
 

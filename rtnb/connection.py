@@ -33,7 +33,7 @@ from .errors import (
 from .message import Cursor, Message, MessageLog
 from .runtime import get_runtime, in_loop_thread
 from .stats import Backoff, Counters, Stats
-from .transports import Transport, transport_class
+from .transports import Transport, check_options, transport_class
 
 if TYPE_CHECKING:
     import pandas
@@ -138,6 +138,7 @@ class Connection:
         if not isinstance(url, str) or not url:
             raise ValueError(f"url must be a non-empty string, not {url!r}")
         cls = transport_class(kind)
+        check_options(cls.kind, options)  # unknown options: one sentence naming the known
         self.kind: str = cls.kind
         self.url = url
         self.name = name or _default_name(self.kind)

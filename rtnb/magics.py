@@ -4,7 +4,24 @@
 
 The magics parse arguments and wire the layers together; they hold no logic of
 their own. Wrong use answers with one line saying what is wrong plus the
-usage, never a traceback.
+usage, never a traceback. ``%rt_connect``'s connection flags come from the
+option tables in :mod:`rtnb.options` (the same as ``rtnb tail``'s), its kinds
+from :mod:`rtnb.transports`.
+
+Every magic takes its line literally: IPython would otherwise expand
+``$name`` and evaluate ``{expression}`` in it before the magic sees it
+(``no_var_expand``). Per magic:
+
+- ``%rt_connect``: URLs (``?q={x}``), headers, JSON bodies and paths are data,
+  and a secret header may hold ``$``.
+- ``%rt_send``: the payload is JSON, full of braces.
+- ``%rt_serve``: the token is a secret that may hold ``$`` or braces.
+- ``%rt_record``, ``%rt_compare``: file paths, written to.
+- ``%rt_table``, ``%rt_plot``: filters and field paths are data (``price~$``).
+- ``%rt_close``, ``%rt_list``, ``%rt_stop``: a name or nothing; a stray
+  ``{...}`` is refused as an argument, not run.
+
+To use a variable, call the Python API (``rtnb.connect(kind, url)``, ...).
 
     In [1]: %load_ext rtnb
     In [2]: %rt_serve
@@ -14,11 +31,10 @@ usage, never a traceback.
 
 from __future__ import annotations
 
-import json
 import keyword
 import shlex
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
@@ -31,27 +47,36 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
-from .cli import port_type
+from .completion import complete
 from .connection import connect, connections, get_connection
 from .errors import RTError
-from .sendtext import looks_like_json
+from .listing import connection_listing
+from .options import (
+    add_connect_arguments,
+    check_json,
+    connect_options,
+    parse_args,
+    parse_header,
+    port_type,
+)
+from .record import recorders, start_recorder, stop_recorder
+from .transports import kind, kind_names, option_tables
 
 if TYPE_CHECKING:
     from .connection import Connection
-    from .record import Recorder
     from .server import Server
 
 __all__ = [
     "RTMagics",
+    "check_json",
     "complete",
     "load_ipython_extension",
     "parse_header",
     "unload_ipython_extension",
 ]
 
-KINDS = ("ws", "sse", "webrtc", "replay")
 MAGIC_NAMES = (
     "rt_serve",
     "rt_stop",
@@ -64,87 +89,9 @@ MAGIC_NAMES = (
     "rt_record",
     "rt_compare",
 )
-_NAME_ARG = ("rt_send", "rt_table", "rt_plot", "rt_close", "rt_record")
-
-#: Recorders started by %rt_record, by connection name (kept across reloads).
-RECORDERS: dict[str, Recorder] = {}
 
 #: Errors a magic turns into one line (anything else is a bug and keeps its traceback).
 _EXPECTED = (UsageError, ValueError, TypeError, KeyError, RTError, TimeoutError, OSError)
-
-
-# --- pure helpers -------------------------------------------------------------------------
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """``'Authorization: Bearer x'`` -> ``('Authorization', 'Bearer x')``.
-
-    Raises:
-        ValueError: when there is no ``:`` or the name is empty.
-    """
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise ValueError(f"a header is written 'Name: value', not {text!r}")
-    return name.strip(), value.strip()
-
-
-def check_json(text: str, what: str = "payload") -> str:
-    """Return ``text``; when it looks like JSON (starts with ``{`` or ``[``) it must parse.
-
-    The same rule as the panel's send box (:mod:`rtnb.sendtext`).
-
-    Raises:
-        ValueError: naming where the JSON is broken.
-    """
-    if looks_like_json(text):
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{what} looks like JSON but does not parse: {exc}") from None
-    return text
-
-
-def complete(
-    line: str,
-    names: Iterable[str],
-    paths: Iterable[tuple[str, str]] = (),
-) -> list[str]:
-    """Completions for the word under the cursor in an ``%rt_…`` line.
-
-    Args:
-        line: the line up to the cursor.
-        names: connection names.
-        paths: ``(kind, path)`` of the running server's endpoints.
-
-    >>> complete("%rt_connect s", [])
-    ['sse']
-    >>> complete("%rt_send w", ["ws1", "ws2", "sse1"])
-    ['ws1', 'ws2']
-    >>> complete("%rt_connect ws /ws/e", [], [("ws", "/ws/echo"), ("sse", "/sse/clock")])
-    ['/ws/echo']
-    """
-    stripped = line.lstrip()
-    if not stripped.startswith(("%rt_", "%%rt_")):
-        return []
-    words = stripped.split()
-    current = "" if line.endswith((" ", "\t")) else words[-1]
-    args = words[1:] if current == "" else words[1:-1]
-    magic = words[0].lstrip("%")
-    positional = [a for a in args if not a.startswith("-")]
-    options: list[str] = []
-    if magic == "rt_connect":
-        if not positional:
-            options = list(KINDS)
-        elif len(positional) == 1:
-            kind = positional[0]
-            options = [p for k, p in paths if k == kind]
-    elif magic in _NAME_ARG and not positional:
-        options = sorted(names)
-        if magic == "rt_close" and not args:
-            options.append("--all")
-        if magic == "rt_record" and not args:
-            options.append("--stop")
-    return [o for o in options if o.startswith(current)]
 
 
 # --- output ---------------------------------------------------------------------------
@@ -160,9 +107,10 @@ USAGE = {
     "rt_serve": "%rt_serve [--host H] [--port P] [--token T]",
     "rt_stop": "%rt_stop",
     "rt_connect": (
-        "%rt_connect KIND URL [--name N] [--header 'K: V']... [--subprotocol P] "
-        "[--no-reconnect] [--send-on-open JSON] [--max-messages N] [--quiet]  "
-        "(KIND: ws, sse, webrtc, replay; URL may be a path like /ws/ticker on %rt_serve's server)"
+        "%rt_connect KIND URL [--name N] [--header 'K: V']... [--no-reconnect] "
+        "[--send-on-open JSON] [--quiet] [KIND's options]  "
+        f"(KIND: {', '.join(kind_names())}; "
+        "URL may be a path like /ws/ticker on %rt_serve's server)"
     ),
     "rt_send": "%rt_send NAME PAYLOAD   or   %%rt_send NAME with the payload as the cell",
     "rt_table": "%rt_table NAME [--columns A,B] [--filter EXPR] [--max-rows N]",
@@ -192,63 +140,11 @@ def _error_text(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class _Listing:
-    """A table with a text and an HTML form (what %rt_list displays)."""
+class _ConnectArguments(ArgDecorator):
+    """``%rt_connect``'s connection flags, from the option tables (as ``rtnb tail``'s)."""
 
-    def __init__(self, header: list[str], rows: list[list[str]], empty: str) -> None:
-        self.header = header
-        self.rows = rows
-        self.empty = empty
-
-    def text(self) -> str:
-        if not self.rows:
-            return self.empty
-        table = [self.header, *self.rows]
-        widths = [max(len(r[i]) for r in table) for i in range(len(self.header))]
-        return "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-            for r in table
-        )
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.text())
-
-    def _repr_html_(self) -> str:
-        import html
-
-        if not self.rows:
-            return f"<div class='rtnb-list'>{html.escape(self.empty)}</div>"
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
-        )
-        return f"<table class='rtnb-list'><tr>{head}</tr>{body}</table>"
-
-
-def connection_listing(conns: Iterable[Connection]) -> _Listing:
-    """The %rt_list table: name, kind, URL, state and counters, one row per connection."""
-    header = ["name", "kind", "url", "state", "received", "sent", "rate", "errors", "recording"]
-    rows = []
-    for c in conns:
-        s = c.stats
-        rec = RECORDERS.get(c.name)
-        rows.append(
-            [
-                c.name,
-                c.kind,
-                c.url,
-                c.state,
-                str(s.received),
-                str(s.sent),
-                f"{s.rate:.1f}/s",
-                str(s.errors),
-                str(rec.path) if rec is not None and rec.running else "",
-            ]
-        )
-    return _Listing(header, rows, "no connections (open one with %rt_connect KIND URL)")
+    def add_to_parser(self, parser: Any, group: Any) -> None:
+        add_connect_arguments(parser, option_tables())
 
 
 # --- the magics ---------------------------------------------------------------------------
@@ -276,7 +172,10 @@ class RTMagics(Magics):
             argv = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"cannot split the arguments: {exc}") from None
-        return magic.parser.parse_args(argv)  # type: ignore[attr-defined]
+        args, notes = parse_args(magic.parser, argv)  # type: ignore[attr-defined]
+        for note in notes:  # an old flag spelling: it worked, say what to write now
+            print(f"{getattr(magic, '__name__', 'rt')}: {note}", file=sys.stderr)
+        return args
 
     def _connection(self, name: str) -> Connection:
         conn = get_connection(name)
@@ -285,6 +184,7 @@ class RTMagics(Magics):
     # --- server -----------------------------------------------------------------------
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     @argument("--port", type=port_type, default=None, help="port (default: any free one)")
@@ -323,6 +223,7 @@ class RTMagics(Magics):
         display(srv)
 
     @line_magic
+    @no_var_expand
     def rt_stop(self, line: str) -> None:
         """Stop the in-kernel server (clients are disconnected). Example: ``%rt_stop``."""
         self._guard(self.rt_stop, lambda: self._stop(line))
@@ -343,40 +244,13 @@ class RTMagics(Magics):
     # --- connections ------------------------------------------------------------------
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
-    @argument("kind", help="ws, sse, webrtc (or replay, with a recording file as URL)")
+    @argument("kind", help=f"{', '.join(kind_names())} (replay takes a recording file as URL)")
     @argument("url", help="full URL, or a path like /ws/ticker on the running %%rt_serve server")
-    @argument("--name", "-n", default=None, help="variable to bind (default ws1, sse1, rtc1, ...)")
-    @argument(
-        "--header",
-        "-H",
-        action="append",
-        default=[],
-        metavar="'K: V'",
-        help="extra request header (repeatable)",
-    )
-    @argument("--subprotocol", action="append", default=[], help="ws subprotocol (repeatable)")
-    @argument("--no-reconnect", action="store_true", help="do not reconnect after a drop")
-    @argument(
-        "--send-on-open",
-        action="append",
-        default=[],
-        metavar="JSON",
-        help="message sent after every (re)open, e.g. a subscription (repeatable)",
-    )
-    @argument("--max-messages", type=int, default=None, help="bound of the message log")
     @argument("--quiet", "-q", action="store_true", help="one status line instead of the panel")
     @argument("--timeout", type=float, default=5.0, help="seconds to wait for the status line")
-    @argument("--no-verify", action="store_true", help="do not check TLS certificates")
-    @argument("--cafile", default=None, help="CA bundle to trust for wss:// and https://")
-    @argument("--method", default=None, help="sse: HTTP method (GET, POST, ...)")
-    @argument("--json", dest="json_body", default=None, metavar="JSON", help="sse: JSON body")
-    @argument("--last-event-id", default=None, help="sse: resume after this event id")
-    @argument("--channel", default=None, help="webrtc: data-channel label")
-    @argument("--role", default=None, choices=("offer", "answer", "auto"), help="webrtc role")
-    @argument("--ice-server", action="append", default=[], help="webrtc: STUN/TURN URL")
-    @argument("--speed", type=float, default=None, help="replay: speed factor (0 = no waiting)")
-    @argument("--loop", action="store_true", help="replay: start again at the end")
+    @_ConnectArguments()
     def rt_connect(self, line: str) -> None:
         """Open a connection, bind it to a variable and show its panel.
 
@@ -393,50 +267,13 @@ class RTMagics(Magics):
         self._guard(self.rt_connect, lambda: self._connect(self._parse(self.rt_connect, line)))
 
     def _connect(self, args: Any) -> None:
-        from .transports import transport_class
-
-        kind = transport_class(args.kind).kind  # ValueError names the known kinds
-        url = self._resolve_url(kind, args.url)
-        name = args.name
+        kind_name = kind(args.kind).name  # ValueError names the known kinds
+        url = self._resolve_url(kind_name, args.url)
+        opts = connect_options(args, option_tables())
+        name = opts.get("name")
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
             raise ValueError(f"--name must be a Python identifier, not {name!r}")
-        opts: dict[str, Any] = {}
-        if name is not None:
-            opts["name"] = name
-        if args.header:
-            opts["headers"] = [parse_header(h) for h in args.header]
-        if args.subprotocol:
-            opts["subprotocols"] = list(args.subprotocol)
-        if args.no_reconnect:
-            opts["reconnect"] = False
-        if args.send_on_open:
-            opts["send_on_open"] = [check_json(p, "--send-on-open") for p in args.send_on_open]
-        if args.max_messages is not None:
-            opts["max_messages"] = args.max_messages
-        if args.no_verify:
-            opts["verify"] = False
-        if args.cafile is not None:
-            opts["cafile"] = args.cafile
-        if args.method is not None:
-            opts["method"] = args.method.upper()
-        if args.json_body is not None:
-            try:
-                opts["json"] = json.loads(args.json_body)
-            except ValueError as exc:
-                raise ValueError(f"--json is not valid JSON: {exc}") from None
-        if args.last_event_id is not None:
-            opts["last_event_id"] = args.last_event_id
-        if args.channel is not None:
-            opts["channel"] = args.channel
-        if args.role is not None:
-            opts["role"] = args.role
-        if args.ice_server:
-            opts["ice_servers"] = list(args.ice_server)
-        if args.speed is not None:
-            opts["speed"] = args.speed
-        if args.loop:
-            opts["loop"] = True
-        conn = connect(kind, url, **opts)
+        conn = connect(kind_name, url, **opts)
         assert self.shell is not None
         self.shell.user_ns[conn.name] = conn
         if args.quiet or not _in_kernel(self.shell) or not _has_panel():
@@ -492,6 +329,7 @@ class RTMagics(Magics):
         print(f"{conn.name} <- {preview} ({msg.size} bytes)")
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("--columns", "-c", default=None, help="comma-separated fields to show")
@@ -527,6 +365,7 @@ class RTMagics(Magics):
         return None
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("fields", nargs="+", help="JSON field(s) to plot, e.g. price or bid.size")
@@ -557,6 +396,7 @@ class RTMagics(Magics):
         return None
 
     @line_magic
+    @no_var_expand
     def rt_list(self, line: str) -> None:
         """Show every connection with its state and counters. Example: ``%rt_list``."""
         self._guard(self.rt_list, lambda: self._list(line))
@@ -567,6 +407,7 @@ class RTMagics(Magics):
         display(connection_listing(connections().values()))
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="the connection to close")
     @argument("--all", action="store_true", dest="all_", help="close every connection")
@@ -586,16 +427,17 @@ class RTMagics(Magics):
         if args.all_:
             conns = list(connections().values())
             for conn in conns:
-                _stop_recorder(conn.name)
+                stop_recorder(conn.name)
                 conn.close()
             print(f"closed {len(conns)} connection(s)")
             return
         conn = self._connection(args.name)
-        _stop_recorder(conn.name)
+        stop_recorder(conn.name)
         conn.close()
         print(conn.summary())
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("name", help="the connection")
     @argument("file", nargs="?", default=None, help="JSON Lines file to write")
@@ -618,28 +460,22 @@ class RTMagics(Magics):
         if args.stop:
             if args.file is not None:
                 raise UsageError("--stop takes only the connection name")
-            rec = RECORDERS.pop(args.name, None)
+            rec = stop_recorder(args.name)
             if rec is None:
-                known = ", ".join(sorted(RECORDERS)) or "none"
+                known = ", ".join(sorted(recorders())) or "none"
                 raise ValueError(f"{args.name!r} is not being recorded (recording: {known})")
-            rec.stop()
             print(rec.summary())
             return
         if args.file is None:
             raise UsageError("give the file to write: %rt_record NAME FILE")
         conn = self._connection(args.name)
-        old = RECORDERS.get(conn.name)
-        if old is not None and old.running:
-            raise ValueError(
-                f"{conn.name} is already being recorded to {old.path}; "
-                f"%rt_record --stop {conn.name} first"
-            )
-        RECORDERS[conn.name] = conn.record(args.file, include_existing=args.include_existing)
+        start_recorder(conn, args.file, include_existing=args.include_existing)
         print(f"recording {conn.name} -> {args.file} (stop with %rt_record --stop {conn.name})")
 
     # --- the protocol lab -------------------------------------------------------------
 
     @line_magic
+    @no_var_expand
     @magic_arguments()
     @argument("protocols", nargs="*", help="ws, sse, webrtc, webrtc-unordered (default: all)")
     @argument("--duration", type=float, default=5.0, help="seconds per protocol (default 5)")
@@ -706,12 +542,6 @@ def _wait_settled(conn: Connection, timeout: float) -> None:
     with conn._state_cond:
         while conn.state == "connecting" and time.monotonic() < deadline:
             conn._state_cond.wait(max(0.0, deadline - time.monotonic()))
-
-
-def _stop_recorder(name: str) -> None:
-    rec = RECORDERS.pop(name, None)
-    if rec is not None:
-        rec.stop()
 
 
 # --- completion -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .runtime import get_runtime, in_loop_thread
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["Recorder", "replay"]
+__all__ = ["Recorder", "recorders", "replay", "start_recorder", "stop_recorder"]
 
 log = logging.getLogger("rtnb")
 
@@ -293,3 +293,49 @@ def replay(
         max_messages=max_messages,
         **options,
     )
+
+
+# --- recorders by connection name (%rt_record, %rt_list, %rt_close) -------------------------
+
+#: The recorder started by name for each connection; kept across extension reloads.
+_by_name: dict[str, Recorder] = {}
+_by_name_lock = threading.Lock()
+
+
+def recorders() -> dict[str, Recorder]:
+    """The recorders started with :func:`start_recorder`, by connection name (a copy)."""
+    with _by_name_lock:
+        return dict(_by_name)
+
+
+def start_recorder(conn: Connection, path: str | os.PathLike[str], **options: Any) -> Recorder:
+    """Record ``conn`` to ``path`` under its name, so it can be listed and stopped by name.
+
+    Args:
+        conn: the connection.
+        path: the JSON Lines file to write.
+        **options: :class:`Recorder` options (``include_existing``, ...).
+
+    Raises:
+        ValueError: when ``conn`` is already being recorded by name, or the file
+            cannot be written.
+    """
+    with _by_name_lock:
+        old = _by_name.get(conn.name)
+        if old is not None and old.running:
+            raise ValueError(
+                f"{conn.name} is already being recorded to {old.path}; "
+                f"stop that first (%rt_record --stop {conn.name})"
+            )
+        rec = Recorder(conn, path, **options)
+        _by_name[conn.name] = rec
+        return rec
+
+
+def stop_recorder(name: str) -> Recorder | None:
+    """Stop and forget the recorder of connection ``name``; it, or None when there is none."""
+    with _by_name_lock:
+        rec = _by_name.pop(name, None)
+    if rec is not None:
+        rec.stop()
+    return rec

@@ -194,3 +194,53 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(rtnb.cli)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_old_flag_spellings_work_and_say_the_new_one(server: Server) -> None:
+    url = server.url_for("/ws/echo")
+    old = run("tail", "ws", url, "--send", "hi", "--insecure", "-k", "-n", "1")
+    assert old.returncode == 0, old.stderr
+    assert old.stdout == "hi\n"
+    assert old.stderr.splitlines() == [
+        "rtnb tail: --send is deprecated and will be removed; use --send-on-open",
+        "rtnb tail: --insecure is deprecated and will be removed; use --no-verify",
+        "rtnb tail: -k is deprecated and will be removed; use --no-verify",
+    ]
+    new = run("tail", "ws", url, "--send-on-open", "hi", "--no-verify", "-n", "1")
+    assert (new.returncode, new.stdout, new.stderr) == (0, "hi\n", "")
+
+
+def test_tail_takes_every_kinds_flags(server: Server) -> None:
+    sse = server.url_for("/sse/clock")
+    body = run("tail", "sse", sse, "--json-body", '{"a": 1}')
+    assert body.returncode == 1
+    assert body.stderr == (
+        "rtnb tail: json= and data= are request bodies: use them with method='POST'\n"
+    )
+    bad = run("tail", "sse", sse, "--method", "POST", "--json-body", "{x")
+    assert bad.returncode == 1 and bad.stderr.startswith("rtnb tail: --json-body is not valid JSON")
+    wrong_kind = run("tail", "sse", sse, "--subprotocol", "chat")
+    assert wrong_kind.returncode == 1
+    assert wrong_kind.stderr.startswith("rtnb tail: unknown option(s) for sse connections: ")
+
+
+def test_record_count_is_exact_on_a_fast_stream(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "fast.jsonl"
+    url = server.url_for("/ws/ticker?symbols=AAPL,MSFT,GOOG&rate=2000")
+    p = run("record", "ws", url, str(path), "--count", "7")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.startswith("rtnb record: stopped cli-record -> ")
+    assert p.stderr.rstrip().endswith("7 message(s) written")
+    recs = [decode_line(line) for line in path.read_text().splitlines()[1:]]
+    assert len(recs) == 7 and all(isinstance(r, Record) and r.direction == "in" for r in recs)
+
+
+def test_record_reconnects_only_when_asked(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    url = server.url_for("/ws/ticker?rate=200&count=3")  # the server ends after 3 ticks
+    once = run("record", "ws", url, str(path))
+    assert once.returncode == 0, once.stderr
+    assert len(path.read_text().splitlines()) == 1 + 3
+    again = run("record", "ws", url, str(path), "--reconnect", "--count", "5")
+    assert again.returncode == 0, again.stderr
+    assert len(path.read_text().splitlines()) == 1 + 5

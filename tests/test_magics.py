@@ -43,6 +43,11 @@ CELLS: list[tuple[str, str]] = [
         "print('replayed', rp.kind, rp.recv(timeout=5).json['symbol'] in ('AAPL', 'MSFT'))",
     ),
     ("sse", "%rt_connect sse /sse/ticker?rate=20 --name s --quiet\nprint(s.recv(timeout=5).id)"),
+    (
+        "literal",
+        "%rt_connect ws /ws/echo?q={open('pwned','w').write('x')}&v=$x --name lit -q\n"
+        "import os\nprint(lit.url.split('?')[1], os.path.exists('pwned'))",
+    ),
     # every wrong use: one line plus usage on stderr, no error output
     ("send_on_sse", "%rt_send s hi"),
     ("send_on_replay", "%rt_send rp hi"),
@@ -184,6 +189,12 @@ def test_kind_specific_connections(outputs: dict[str, list[dict[str, Any]]]) -> 
     lines = text_of(outputs["sse"]).splitlines()
     assert lines[0].startswith("s: sse http://127.0.0.1:") and "[open]" in lines[0]
     assert lines[1].isdigit()  # the SSE event id
+
+
+def test_magic_lines_are_not_expanded_by_the_kernel(
+    outputs: dict[str, list[dict[str, Any]]],
+) -> None:
+    assert text_of(outputs["literal"]).splitlines()[-1] == "q={open(pwned,w).write(x)}&v=$x False"
 
 
 def test_send_line_and_cell(outputs: dict[str, list[dict[str, Any]]]) -> None:

@@ -85,7 +85,7 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
     assert "still running" in p.stdout
     err = p.stderr.splitlines()
     assert err == [
-        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc'",
+        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay'",
         err[1],
         "rt_connect: /ws/echo is a path on the in-kernel server, but none is running: "
         "start it with %rt_serve, or give a full URL",
@@ -203,7 +203,88 @@ def test_send_magic_and_panel_agree_on_what_must_parse(text: str) -> None:
 def test_docstring_examples() -> None:
     import doctest
 
+    import rtnb.completion
     import rtnb.magics
 
-    result = doctest.testmod(rtnb.magics)
-    assert result.failed == 0 and result.attempted > 0
+    # complete() and its examples moved to rtnb.completion (magics.py stays under 600 lines)
+    results = [doctest.testmod(m) for m in (rtnb.magics, rtnb.completion)]
+    assert sum(r.failed for r in results) == 0 and sum(r.attempted for r in results) > 0
+
+
+def test_magic_lines_are_taken_literally(tmp_path: Path) -> None:
+    # IPython expands $name and evaluates {expression} in a magic's line unless the
+    # magic says not to: a URL, a JSON payload or a path would run code.
+    def run(tag: str) -> str:
+        return "{open('pwned-" + tag + "','w').write('x')}"
+
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "x = 'EXPANDED'",
+            f"%rt_serve --token {run('serve')}",
+            f"%rt_serve --host {run('serve2')}",
+            f"%rt_connect ws /ws/echo?q={run('connect')}&v=$x --name e -q",
+            "print('url', e.url)",
+            f"%rt_connect ws /ws/echo -H 'X-T: {run('header')}' --name h -q",
+            "print('header', h.options['headers'])",
+            f"%rt_connect replay {run('replay')}.jsonl --name r -q",
+            f"%rt_send e {run('send')}",
+            f"%rt_table e --filter a={run('table')}",
+            f"%rt_plot e {run('plot')}",
+            f"%rt_record e rec-{run('record')}-$x.jsonl",
+            "%rt_record --stop e",
+            f"%rt_compare ws --duration 0.1 --json {run('compare')}/lab.json",
+            f"%rt_list {run('list')}",
+            f"%rt_close {run('close')}",
+            "%rt_close --all",
+            f"%rt_stop {run('stop')}",
+            "%rt_stop",
+            "import os; print('files', sorted(f for f in os.listdir() if f != 'ipython'))",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    out, err = p.stdout, p.stderr
+    assert "Traceback" not in out + err, out + err
+    assert not list(tmp_path.glob("pwned-*")), out + err  # nothing ran
+    lines = out.splitlines()
+    url = next(line for line in lines if line.startswith("url "))
+    # the server took the token literally too, and url_for adds it
+    assert url.endswith(
+        "/ws/echo?q={open(pwned-connect,w).write(x)}&v=$x"
+        "&token=%7Bopen%28pwned-serve%2Cw%29.write%28x%29%7D"
+    ), url
+    header = next(line for line in lines if line.startswith("header "))
+    assert header == "header [('X-T', '{open(pwned-header,w).write(x)}')]"
+    assert "no recording at '{open(pwned-replay,w).write(x)}.jsonl'" in out
+    assert "filter a={open(pwned-table,w).write(x)}" in out
+    files = next(line for line in lines if line.startswith("files "))
+    assert files == "files ['rec-{open(pwned-record,w).write(x)}-$x.jsonl']"
+    assert "no folder '{open(pwned-compare,w).write(x)}'" in err
+    assert f"rt_list: %rt_list takes no arguments, not {run('list')!r}" in err
+    assert "rt_close: no connection named '{open(pwned-close,w).write(x)}'" in err
+    assert "rt_stop: %rt_stop takes no arguments" in err
+
+
+def test_old_flag_spellings_work_and_say_the_new_one(tmp_path: Path) -> None:
+    code = "\n".join(
+        [
+            "%load_ext rtnb",
+            "%rt_serve",
+            "%rt_connect ws /ws/echo --send hi --insecure --name old -q",
+            "print('old', old.recv(timeout=5).data)",
+            "%rt_connect ws /ws/echo --send-on-open hi --no-verify --name new -q",
+            "print('new', new.recv(timeout=5).data)",
+            "%rt_connect sse /sse/clock --json '{\"a\": 1}' -q",
+            "%rt_close --all",
+            "%rt_stop",
+        ]
+    )
+    p = ipython(code, tmp_path)
+    assert "old hi" in p.stdout and "new hi" in p.stdout, p.stdout + p.stderr
+    assert p.stderr.splitlines()[:4] == [
+        "rt_connect: --send is deprecated and will be removed; use --send-on-open",
+        "rt_connect: --insecure is deprecated and will be removed; use --no-verify",
+        "rt_connect: --json is deprecated and will be removed; use --json-body",
+        # the body reached the SSE transport, which wants POST for it
+        "rt_connect: json= and data= are request bodies: use them with method='POST'",
+    ]

@@ -21,6 +21,7 @@ PURE = [
     "rows.py",
     "series.py",
     "sendtext.py",
+    "options.py",
     "sse_format.py",
     "signaling.py",
     "recordfmt.py",

@@ -313,3 +313,25 @@ def test_an_sse_client_leaving_mid_replay_ends_its_handler(
     while tasks and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not tasks
+
+
+def test_recorders_by_name_start_list_and_stop(server: Server, tmp_path: Path) -> None:
+    from rtnb.record import recorders, start_recorder, stop_recorder
+
+    c = rtnb.connect("ws", server.url_for("/ws/echo"), name="byname").wait_open(10)
+    try:
+        rec = start_recorder(c, tmp_path / "a.jsonl")
+        assert recorders()["byname"] is rec and rec.running
+        with pytest.raises(ValueError, match=r"byname is already being recorded to .*a\.jsonl"):
+            start_recorder(c, tmp_path / "b.jsonl")
+        assert not (tmp_path / "b.jsonl").exists()
+        c.send("x")
+        c.recv(timeout=5)
+        assert stop_recorder("byname") is rec and not rec.running
+        assert "byname" not in recorders() and stop_recorder("byname") is None
+        assert '"direction":"in"' in (tmp_path / "a.jsonl").read_text()
+        again = start_recorder(c, tmp_path / "b.jsonl")  # a stopped one is replaced
+        assert recorders()["byname"] is again
+    finally:
+        c.close()
+        stop_recorder("byname")

@@ -1,38 +1,113 @@
-"""Transports: thin adapters from a protocol library onto a Connection.
+"""Transports: thin adapters from a protocol library onto a Connection, and the kinds' registry.
 
-Each kind lives in its own module and is imported only when first used, so
-``import rtnb`` stays fast and a missing optional library only affects its kind.
+:data:`KINDS` is the one place a kind is registered: its name, its transport
+class (imported only when first used, so ``import rtnb`` stays fast and a
+missing optional library only affects its kind) and its options table
+(:mod:`rtnb.options`). ``connect()``, the magics, their completion, the
+``rtnb`` command and every error message read the kinds from here.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from ..options import Options, ReplayOptions, SSEOptions, WebRTCOptions, WSOptions
+from ..options import check_options as _check
 from .base import Ingest, Transport
 
-__all__ = ["KINDS", "Ingest", "Transport", "transport_class"]
+__all__ = [
+    "KINDS",
+    "Ingest",
+    "Kind",
+    "Transport",
+    "check_options",
+    "kind",
+    "kind_names",
+    "option_tables",
+    "transport_class",
+]
 
-KINDS: dict[str, str] = {
-    "ws": "rtnb.transports.ws:WebSocketTransport",
-    "sse": "rtnb.transports.sse:SSETransport",
-    "webrtc": "rtnb.transports.webrtc:WebRTCTransport",
-    "replay": "rtnb.transports.replay:ReplayTransport",
+
+@dataclass(frozen=True)
+class Kind:
+    """One connection kind.
+
+    Attributes:
+        name: what ``connect()`` takes (``"ws"``).
+        transport: ``"module:Class"`` of its :class:`Transport`.
+        options: its options table.
+        url: what its URL is, for help texts.
+    """
+
+    name: str
+    transport: str
+    options: type[Options]
+    url: str
+
+
+#: The registered kinds, in the order help texts list them.
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("ws", "rtnb.transports.ws:WebSocketTransport", WSOptions, "ws:// or wss://"),
+        Kind("sse", "rtnb.transports.sse:SSETransport", SSEOptions, "http:// or https://"),
+        Kind(
+            "webrtc",
+            "rtnb.transports.webrtc:WebRTCTransport",
+            WebRTCOptions,
+            "the signaling ws:// URL",
+        ),
+        Kind("replay", "rtnb.transports.replay:ReplayTransport", ReplayOptions, "a recording file"),
+    )
 }
 
 _ALIASES = {"websocket": "ws", "wss": "ws", "eventsource": "sse", "rtc": "webrtc"}
 
 
-def transport_class(kind: str) -> type[Transport]:
-    """The Transport class for ``kind`` (``"ws"``, ``"sse"``, ``"webrtc"``, ``"replay"``).
+def kind_names() -> tuple[str, ...]:
+    """The registered kinds' names (``("ws", "sse", "webrtc", "replay")``)."""
+    return tuple(KINDS)
+
+
+def option_tables() -> tuple[type[Options], ...]:
+    """The registered kinds' option tables, for the flags of the magics and the CLI."""
+    return tuple(k.options for k in KINDS.values())
+
+
+def kind(name: str) -> Kind:
+    """The registered kind called ``name`` (or an alias such as ``"websocket"``).
 
     Raises:
         ValueError: for an unknown kind, naming the known ones.
     """
-    key = _ALIASES.get(kind.lower(), kind.lower()) if isinstance(kind, str) else kind
-    target = KINDS.get(key)
-    if target is None:
-        known = ", ".join(repr(k) for k in KINDS if k != "replay")
-        raise ValueError(f"unknown connection kind {kind!r}; use one of {known}")
-    module_name, _, cls_name = target.partition(":")
+    key = _ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else name
+    found = KINDS.get(key)
+    if found is None:
+        known = ", ".join(repr(k) for k in KINDS)
+        raise ValueError(f"unknown connection kind {name!r}; use one of {known}")
+    return found
+
+
+def transport_class(name: str) -> type[Transport]:
+    """The Transport class of kind ``name`` (``"ws"``, ``"sse"``, ``"webrtc"``, ``"replay"``).
+
+    Raises:
+        ValueError: for an unknown kind, naming the known ones.
+    """
+    module_name, _, cls_name = kind(name).transport.partition(":")
     cls: type[Transport] = getattr(importlib.import_module(module_name), cls_name)
     return cls
+
+
+def check_options(name: str, given: Mapping[str, Any]) -> Options:
+    """Check a kind's own ``connect()`` options (those beyond the common ones).
+
+    Raises:
+        ValueError: for an unknown kind.
+        TypeError: naming each unknown option and the known ones.
+    """
+    k = kind(name)
+    return _check(k.name, given, k.options)

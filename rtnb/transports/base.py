@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
+from ..options import check_names
+
 __all__ = ["Ingest", "Transport", "check_options"]
 
 
@@ -31,7 +33,8 @@ class Transport(ABC):
     Class attributes:
         kind: the connect() kind (``"ws"``, ...).
         can_send: False for one-way kinds; ``send_refusal`` then says why.
-        options: option names this kind accepts beyond the common ones.
+        options: option names this kind accepts beyond the common ones (its
+            table's names: ``WSOptions.names()``).
     """
 
     kind: ClassVar[str] = ""
@@ -74,10 +77,8 @@ class Transport(ABC):
 
 
 def check_options(kind: str, given: Mapping[str, Any], known: frozenset[str]) -> None:
-    """Raise TypeError naming any option that ``kind`` does not understand."""
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) for {kind} connections: {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known)) or 'none'}"
-        )
+    """Raise TypeError naming any option that ``kind`` does not understand.
+
+    The same sentence as ``connect()`` gives (:func:`rtnb.options.check_names`).
+    """
+    check_names(kind, given, known)

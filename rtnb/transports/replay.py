@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import IO, Any, ClassVar
 
 from ..errors import ConnectError, ProtocolError
+from ..options import ReplayOptions
 from ..recordfmt import Header, Record, RecordFormatError, decode_line
 from .base import Ingest, Transport, check_options
 
@@ -81,7 +82,7 @@ class ReplayTransport(Transport):
     send_refusal: ClassVar[str] = (
         "a replay connection is read-only: it plays back a recording and cannot send"
     )
-    options: ClassVar[frozenset[str]] = frozenset({"speed", "loop", "direction"})
+    options: ClassVar[frozenset[str]] = ReplayOptions.names()
 
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         super().__init__(url, ingest, options)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ConnectError, ConnectionClosed, ProtocolError
+from ..options import SSEOptions
 from ..sse_format import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SSEParser
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context, default_context
@@ -81,23 +82,7 @@ class SSETransport(Transport):
     kind: ClassVar[str] = "sse"
     can_send: ClassVar[bool] = False
     send_refusal: ClassVar[str] = SEND_REFUSAL
-    options: ClassVar[frozenset[str]] = frozenset(
-        {
-            "headers",
-            "params",
-            "method",
-            "json",
-            "data",
-            "last_event_id",
-            "timeout",
-            "read_timeout",
-            "max_event_size",
-            "verify",
-            "cafile",
-            "proxy",
-            "follow_redirects",
-        }
-    )
+    options: ClassVar[frozenset[str]] = SSEOptions.names()
 
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         super().__init__(url, ingest, options)

@@ -45,6 +45,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from .. import signaling
 from ..errors import ConnectError, ProtocolError
 from ..errors import ConnectionClosed as Closed
+from ..options import WebRTCOptions
 from ..signaling import IceCandidate, Signal
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
@@ -220,21 +221,7 @@ class WebRTCTransport(Transport):
     """
 
     kind: ClassVar[str] = "webrtc"
-    options: ClassVar[frozenset[str]] = frozenset(
-        {
-            "channel",
-            "role",
-            "ordered",
-            "max_retransmits",
-            "max_packet_life_time",
-            "ice_servers",
-            "auto_wait",
-            "headers",
-            "origin",
-            "verify",
-            "cafile",
-        }
-    )
+    options: ClassVar[frozenset[str]] = WebRTCOptions.names()
 
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         super().__init__(url, ingest, options)

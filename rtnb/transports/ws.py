@@ -23,6 +23,7 @@ from websockets.typing import Subprotocol
 
 from ..errors import ConnectError, ProtocolError
 from ..errors import ConnectionClosed as Closed
+from ..options import WSOptions
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 
@@ -92,21 +93,7 @@ class WebSocketTransport(Transport):
     """
 
     kind: ClassVar[str] = "ws"
-    options: ClassVar[frozenset[str]] = frozenset(
-        {
-            "headers",
-            "subprotocols",
-            "compression",
-            "ping_interval",
-            "ping_timeout",
-            "max_size",
-            "origin",
-            "verify",
-            "cafile",
-            "proxy",
-            "user_agent",
-        }
-    )
+    options: ClassVar[frozenset[str]] = WSOptions.names()
 
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         super().__init__(url, ingest, options)
