@@ -26,6 +26,7 @@ PURE = [
     "recordfmt.py",
     "comparestats.py",
     "jsonfast.py",
+    "lifecycle.py",
     "message.py",
     "server/security.py",
     "server/sse_streams.py",
