@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .connection import Connection, connect, connections, get_connection
+from .connection import Connection
 from .errors import (
     ConnectError,
     ConnectionClosed,
@@ -24,8 +24,10 @@ from .errors import (
     SendNotSupported,
     ServerError,
 )
+from .lifecycle import Backoff
 from .message import Message, MessageLog
-from .stats import Backoff, Stats
+from .registry import close_all, connect, connections, get_connection, replay
+from .stats import Stats
 
 if TYPE_CHECKING:
     from .server import Server
@@ -72,23 +74,16 @@ def serve(host: str = "127.0.0.1", port: int = 0, token: str | None = None, **kw
     return _serve(host, port, token, **kw)
 
 
-def close_all() -> None:
-    """Close every registered connection."""
-    for conn in list(connections().values()):
-        conn.close()
-
-
 def __getattr__(name: str) -> Any:
     if name == "Server":
         from .server import Server
 
         return Server
-    if name in ("replay", "compare"):
+    if name == "compare":
         import importlib
 
-        module = importlib.import_module(f".{'record' if name == 'replay' else name}", __name__)
         # rtnb.compare is the (callable) module: importing it binds that name anyway.
-        return module if name == "compare" else getattr(module, name)
+        return importlib.import_module(".compare", __name__)
     raise AttributeError(f"module 'rtnb' has no attribute {name!r}")
 
 

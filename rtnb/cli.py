@@ -164,8 +164,8 @@ def _fail(command: str, message: str) -> int:
 
 def _open(args: argparse.Namespace) -> Connection:
     """Connect as the arguments say (raises ValueError/TypeError/RTError with a message)."""
-    from .connection import connect
     from .magics import parse_header
+    from .registry import connect
 
     opts: dict[str, Any] = {"name": f"cli-{args.command}"}
     if args.header:
@@ -215,7 +215,7 @@ def _pump(
                     break
                 wait = left if wait is None else min(wait, left)
             try:
-                msg = cursor.next(wait, conn._closed_error)
+                msg = cursor.next(wait)
             except RecvTimeout:
                 if deadline is not None and time.monotonic() >= deadline:
                     break
@@ -228,7 +228,7 @@ def _pump(
                 received += 1
     except ConnectionClosed:
         if conn.state == "failed":
-            return _fail(args.command, conn._why_not_open())
+            return _fail(args.command, conn.describe_state())
     except ConnectError as exc:
         return _fail(args.command, str(exc))
     except KeyboardInterrupt:

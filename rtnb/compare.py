@@ -52,9 +52,10 @@ from .comparestats import (
     render_html,
     render_text,
 )
-from .connection import Connection, connect
+from .connection import Connection
 from .errors import RTError, SendNotSupported
 from .message import Message
+from .registry import connect
 from .runtime import get_runtime, in_loop_thread
 
 if TYPE_CHECKING:

@@ -34,8 +34,8 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .cli import port_type
-from .connection import connect, connections, get_connection
 from .errors import RTError
+from .registry import connect, connections, get_connection
 from .sendtext import looks_like_json
 
 if TYPE_CHECKING:
@@ -700,12 +700,20 @@ def _has_panel() -> bool:
 
 def _wait_settled(conn: Connection, timeout: float) -> None:
     """Wait until the first attempt settles (open, failed, or retrying) or ``timeout``."""
-    import time
+    import threading
 
-    deadline = time.monotonic() + max(0.0, timeout)
-    with conn._state_cond:
-        while conn.state == "connecting" and time.monotonic() < deadline:
-            conn._state_cond.wait(max(0.0, deadline - time.monotonic()))
+    settled = threading.Event()
+
+    def on_state(_conn: Connection, state: str) -> None:
+        if state != "connecting":
+            settled.set()
+
+    unsubscribe = conn.on_state(on_state)
+    try:
+        if conn.state == "connecting":
+            settled.wait(max(0.0, timeout))
+    finally:
+        unsubscribe()
 
 
 def _stop_recorder(name: str) -> None:
