@@ -191,13 +191,20 @@ def _pump(
     ``start`` runs once the arguments made a connection; a text it returns is the
     error to stop with.
     """
-    from .errors import ConnectError, ConnectionClosed, MessagesMissed, RecvTimeout, RTError
+    from .errors import (
+        ConnectError,
+        ConnectionClosed,
+        MessagesMissed,
+        RecvTimeout,
+        RTError,
+        describe,
+    )
     from .message import Cursor
 
     try:
         conn = _open(args)
     except (ValueError, TypeError, RTError, ImportError) as exc:
-        return _fail(args.command, str(exc))
+        return _fail(args.command, describe(exc))
     problem = start() if start is not None else None
     if problem is not None:
         conn.close()
@@ -230,7 +237,7 @@ def _pump(
         if conn.state == "failed":
             return _fail(args.command, conn.describe_state())
     except ConnectError as exc:
-        return _fail(args.command, str(exc))
+        return _fail(args.command, describe(exc))
     except KeyboardInterrupt:
         pass
     finally:

@@ -109,7 +109,7 @@ class ServerError(RTError):
 _SENTENCES = (RTError, ValueError, TypeError, KeyError)
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, sentences: tuple[type[BaseException], ...] = ()) -> str:
     """One line that says what went wrong, for a log line, a stats field or a message.
 
     rtnb's errors and the ``ValueError`` / ``TypeError`` / ``KeyError`` raised for
@@ -120,6 +120,8 @@ def describe(exc: BaseException) -> str:
 
     Args:
         exc: the exception to describe.
+        sentences: more exception types whose text is written for the reader
+            (the magics' ``UsageError``).
 
     Returns:
         One line, never empty: the type's name when the exception has no text.
@@ -130,6 +132,6 @@ def describe(exc: BaseException) -> str:
     if not lines:
         return name
     line = lines[0].strip()
-    if isinstance(exc, _SENTENCES) or line.startswith(name):
+    if isinstance(exc, _SENTENCES + sentences) or line.startswith(name):
         return line
     return f"{name}: {line}"

@@ -34,7 +34,7 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .cli import port_type
-from .errors import RTError
+from .errors import RTError, describe
 from .registry import connect, connections, get_connection
 from .sendtext import looks_like_json
 
@@ -185,13 +185,6 @@ def _say_error(magic: Callable[..., Any], message: str) -> None:
         print(f"usage: {usage}   (help: %{name}?)", file=sys.stderr)
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class _Listing:
     """A table with a text and an HTML form (what %rt_list displays)."""
 
@@ -266,7 +259,7 @@ class RTMagics(Magics):
         except ImportError as exc:
             _say_error(magic, f"a library this needs is missing: {exc}")
         except _EXPECTED as exc:
-            _say_error(magic, _error_text(exc))
+            _say_error(magic, describe(exc, (UsageError,)))
         return None
 
     def _parse(self, magic: Callable[..., Any], line: str) -> Any:

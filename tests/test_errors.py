@@ -84,3 +84,11 @@ def test_describe_keeps_the_sentence_of_rtnb_errors_that_are_value_errors() -> N
 def test_docstring_examples() -> None:
     result = doctest.testmod(importlib.import_module("rtnb.errors"))
     assert result.failed == 0 and result.attempted >= 2
+
+
+def test_a_caller_names_its_own_sentence_errors() -> None:
+    class UsageError(Exception):
+        pass
+
+    assert describe(UsageError("give a name")) == "UsageError: give a name"
+    assert describe(UsageError("give a name"), (UsageError,)) == "give a name"
