@@ -480,12 +480,13 @@ def test_the_final_closed_reaches_listeners_from_the_closing_call(server: Server
 def test_close_after_the_stream_ended_announces_closed_once_more(tmp_path: Path) -> None:
     path = tmp_path / "one.jsonl"
     path.write_text('{"ts": 1.0, "direction": "in", "data": "only"}\n', encoding="utf-8")
-    c = rtnb.replay(path, speed=0)
+    c = Connection("replay", str(path), name="ended", speed=0)
     heard: list[tuple[str, bool]] = []
     c.on_state(lambda conn, state: heard.append((state, conn.closing)))
+    c.start()
     wait_for(lambda: c.state == "closed")
     c.close()
-    assert heard[-2:] == [("closed", False), ("closed", True)]
+    assert heard == [("connecting", False), ("open", False), ("closed", False), ("closed", True)]
 
 
 def test_cursors_end_by_themselves_when_the_connection_does(server: Server) -> None:
