@@ -26,6 +26,7 @@ __all__ = [
     "FINAL_STATES",
     "STABLE_AFTER",
     "STATES",
+    "TABLE",
     "Action",
     "Backoff",
     "Event",
@@ -97,6 +98,7 @@ _OPEN = Step("open", Action.SERVE)
 _RETRY = Step("reconnecting", Action.WAIT)
 _FAILED = Step("failed", Action.STOP)
 _CLOSED = Step("closed", Action.STOP)
+_REOPEN = Step("reconnecting", Action.OPEN)
 
 #: (state, event) -> (step with reconnect on, step with reconnect off), for the
 #: events the I/O reports while the connection is live. Pairs left out cannot
@@ -109,7 +111,7 @@ TABLE: dict[tuple[State, Event], tuple[Step, Step]] = {
     ("connecting",   Event.FINISHED):     (_CLOSED,                       _CLOSED),
     ("open",         Event.ENDED):        (_RETRY,                        _CLOSED),
     ("open",         Event.BROKE):        (_RETRY,                        _FAILED),
-    ("reconnecting", Event.RETRY_DUE):    (Step("reconnecting", Action.OPEN),) * 2,
+    ("reconnecting", Event.RETRY_DUE):    (_REOPEN,                       _REOPEN),
     ("reconnecting", Event.OPENED):       (_OPEN,                         _OPEN),
     ("reconnecting", Event.OPEN_FAILED):  (_RETRY,                        _FAILED),
     ("reconnecting", Event.OPEN_REFUSED): (_FAILED,                       _FAILED),
