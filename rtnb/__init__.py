@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .connection import Connection, connect, connections, get_connection
+from .connection import Connection
 from .errors import (
     ConnectError,
     ConnectionClosed,
@@ -25,8 +25,10 @@ from .errors import (
     ServerError,
 )
 from .lab.run import acompare, compare
+from .lifecycle import Backoff
 from .message import Message, MessageLog
-from .stats import Backoff, Stats
+from .registry import close_all, connect, connections, get_connection, replay
+from .stats import Stats
 
 if TYPE_CHECKING:
     from .server import Server
@@ -74,21 +76,11 @@ def serve(host: str = "127.0.0.1", port: int = 0, token: str | None = None, **kw
     return _serve(host, port, token, **kw)
 
 
-def close_all() -> None:
-    """Close every registered connection."""
-    for conn in list(connections().values()):
-        conn.close()
-
-
 def __getattr__(name: str) -> Any:
     if name == "Server":
         from .server import Server
 
         return Server
-    if name == "replay":
-        from .record import replay
-
-        return replay
     raise AttributeError(f"module 'rtnb' has no attribute {name!r}")
 
 

@@ -151,7 +151,7 @@ def _fail(command: str, message: str) -> int:
 
 def _open(args: argparse.Namespace) -> Connection:
     """Connect as the arguments say (raises ValueError/TypeError/RTError with a message)."""
-    from .connection import connect
+    from .registry import connect
 
     opts = connect_options(args, option_tables(), exclude=("name",))
     if args.count is not None and args.count < 1:
@@ -170,13 +170,20 @@ def _pump(
     ``start`` runs once the arguments made a connection; a text it returns is the
     error to stop with.
     """
-    from .errors import ConnectError, ConnectionClosed, MessagesMissed, RecvTimeout, RTError
+    from .errors import (
+        ConnectError,
+        ConnectionClosed,
+        MessagesMissed,
+        RecvTimeout,
+        RTError,
+        describe,
+    )
     from .message import Cursor
 
     try:
         conn = _open(args)
     except (ValueError, TypeError, RTError, ImportError) as exc:
-        return _fail(args.command, str(exc))
+        return _fail(args.command, describe(exc))
     problem = start(conn) if start is not None else None
     if problem is not None:
         conn.close()
@@ -194,7 +201,7 @@ def _pump(
                     break
                 wait = left if wait is None else min(wait, left)
             try:
-                msg = cursor.next(wait, conn._closed_error)
+                msg = cursor.next(wait)
             except RecvTimeout:
                 if deadline is not None and time.monotonic() >= deadline:
                     break
@@ -207,9 +214,9 @@ def _pump(
                 received += 1
     except ConnectionClosed:
         if conn.state == "failed":
-            return _fail(args.command, conn._why_not_open())
+            return _fail(args.command, conn.describe_state())
     except ConnectError as exc:
-        return _fail(args.command, str(exc))
+        return _fail(args.command, describe(exc))
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,7 +1,10 @@
-"""Connection: lifecycle, reconnect policy, stats and the registry of named connections.
+"""Connection: one live connection's lifecycle, and sending and receiving on it.
 
-A Connection is made by :func:`connect`, lives on the runtime loop, and is used
-from any thread through thread-safe methods:
+A Connection is made by :func:`rtnb.connect` (:mod:`rtnb.registry` keeps it by
+name), lives on the runtime loop, and is used from any thread through
+thread-safe methods. Whether to reconnect, when, and what state to show is
+decided by the pure state machine in :mod:`rtnb.lifecycle`; this module does the
+I/O those decisions ask for.
 
     >>> c = rtnb.connect("ws", "ws://127.0.0.1:8765/ws/echo")   # doctest: +SKIP
     >>> c.wait_open(timeout=10).send("hi")                      # doctest: +SKIP
@@ -13,113 +16,60 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import itertools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from . import jsonfast
 from .errors import (
     ConnectError,
     ConnectionClosed,
     ConnectTimeout,
     RTError,
     SendNotSupported,
+    describe,
+)
+from .lifecycle import (
+    FINAL_STATES,
+    Action,
+    Backoff,
+    Event,
+    Lifecycle,
+    State,
+    Step,
+    open_failed,
+    retry_delay,
+    stream_ended,
 )
 from .message import Cursor, Message, MessageLog
-from .runtime import get_runtime, in_loop_thread
-from .stats import Backoff, Counters, Stats
+from .runtime import bind_context, get_runtime, in_loop_thread, quietly
+from .sendtext import encode_payload
+from .stats import Counters, Stats
 from .transports import Transport, check_options, transport_class
+from .viewable import Viewable
 
-if TYPE_CHECKING:
-    import pandas
-
-__all__ = ["Connection", "State", "connect", "connections", "get_connection"]
+__all__ = ["Connection", "State"]
 
 log = logging.getLogger("rtnb")
-
-State = Literal["connecting", "open", "reconnecting", "closed", "failed"]
-"""Where a connection is in its life. ``closed`` and ``failed`` are final."""
-
-FINAL_STATES = frozenset({"closed", "failed"})
-
-#: Options every kind understands; the rest go to the transport.
-COMMON_OPTIONS = frozenset(
-    {
-        "name",
-        "reconnect",
-        "backoff",
-        "max_messages",
-        "send_on_open",
-        "open_timeout",
-    }
-)
-
-#: An open that lasts at least this long resets the backoff to its first step.
-STABLE_AFTER = 2.0
-
-#: How many recent interruptions ``stats.gap_windows`` keeps.
-GAP_WINDOWS = 10
 
 _LOOP_BLOCK = (
     "{} would block the rtnb loop thread it is called from (in a callback); "
     "use the async twin {} there"
 )
 
-_registry: dict[str, Connection] = {}
-_registry_lock = threading.Lock()
-_counters: dict[str, itertools.count[int]] = {}
 
-
-def _default_name(kind: str) -> str:
-    prefix = {"webrtc": "rtc"}.get(kind, kind)
-    counter = _counters.setdefault(prefix, itertools.count(1))
-    with _registry_lock:
-        while True:
-            name = f"{prefix}{next(counter)}"
-            if name not in _registry:
-                return name
-
-
-def encode_payload(data: Any) -> str | bytes:
-    """What ``send`` puts on the wire: str as text, bytes as binary, JSON for the rest.
-
-    >>> encode_payload({"type": "subscribe", "channel": "AAPL"})
-    '{"type":"subscribe","channel":"AAPL"}'
-
-    Raises:
-        TypeError: for values that are not str, bytes or JSON-serialisable.
-    """
-    if isinstance(data, str):
-        return data
-    if isinstance(data, bytes | bytearray | memoryview):
-        return bytes(data)
-    if isinstance(data, dict | list | tuple | int | float | bool) or data is None:
-        try:
-            return jsonfast.dumps(data)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"cannot send {type(data).__name__} as JSON: {exc}") from exc
-    raise TypeError(
-        f"send() takes str (text frame), bytes (binary frame) or a dict/list (JSON), "
-        f"not {type(data).__name__}"
-    )
-
-
-class Connection:
+class Connection(Viewable):
     """A live connection of one kind to one URL, with a bounded message log.
 
-    Do not build one directly: use :func:`rtnb.connect`.
+    Do not build one directly: use :func:`rtnb.connect`. Its views, recorder,
+    exports and notebook display come from :class:`~rtnb.viewable.Viewable`.
 
     Attributes:
         name: the registry name (``ws1``, or what was given).
         kind: ``"ws"``, ``"sse"``, ``"webrtc"`` or ``"replay"``.
         url: where it connects.
         log: the :class:`~rtnb.message.MessageLog` of recent messages.
-        reconnect: whether a drop is followed by a reconnect with backoff.
     """
 
     def __init__(
@@ -127,7 +77,7 @@ class Connection:
         kind: str,
         url: str,
         *,
-        name: str | None = None,
+        name: str,
         reconnect: bool | None = None,
         backoff: Backoff | Mapping[str, float] | None = None,
         max_messages: int = 10_000,
@@ -141,16 +91,9 @@ class Connection:
         check_options(cls.kind, options)  # unknown options: one sentence naming the known
         self.kind: str = cls.kind
         self.url = url
-        self.name = name or _default_name(self.kind)
+        self.name = name
         self.log = MessageLog(max_messages)
         self.open_timeout = float(open_timeout)
-        self.backoff = (
-            backoff
-            if isinstance(backoff, Backoff)
-            else Backoff(**backoff)
-            if backoff is not None
-            else Backoff()
-        )
         if isinstance(send_on_open, str | bytes | dict):
             send_on_open = [send_on_open]
         self.send_on_open: list[str | bytes] = [encode_payload(p) for p in send_on_open]
@@ -160,28 +103,34 @@ class Connection:
         if self.send_on_open and not self._transport.can_send:
             # it would fail after every open and reconnect for ever
             raise SendNotSupported(f"send_on_open cannot be used: {cls.send_refusal}")
-        self.reconnect = self._transport.reconnect_by_default if reconnect is None else reconnect
-        self._state: State = "connecting"
+        self._lifecycle = Lifecycle(
+            self._transport.reconnect_by_default if reconnect is None else reconnect,
+            backoff if isinstance(backoff, Backoff) else Backoff(**(backoff or {})),
+        )
         self._state_cond = threading.Condition()
         self._state_listeners: list[Callable[[Connection, State], None]] = []
         self._listeners: list[Callable[[Message], None]] = []
         self._cursor = self.log.cursor(start=0)
         self._task: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self._open_event: asyncio.Event | None = None
+        self._started = False
         self._closing = False
-        self._closed = False  # close() has run to the end (views closed, unregistered)
+        self._closed = False  # close() has run to the end (views closed)
         self._views: list[Any] = []
-        # Interruptions: when the stream dropped, and (start, end) of recent ones.
-        self._down_since: float | None = None
-        self._gap_windows: deque[tuple[float, float]] = deque(maxlen=GAP_WINDOWS)
-        self._down_seconds = 0.0
 
-    # --- lifecycle --------------------------------------------------------------------
+    # --- lifecycle: the I/O the state machine asks for ---------------------------------
 
-    def _start(self) -> Connection:
-        rt = get_runtime()
-        rt.register(self)
-        rt.call_soon(self._start_on_loop)
+    def start(self) -> Connection:
+        """Begin connecting in the background and return at once (``connect`` calls it).
+
+        Idempotent: a started connection is returned as it is.
+        """
+        if not self._started:
+            self._started = True
+            rt = get_runtime()
+            rt.register(self)
+            rt.call_soon(self._start_on_loop)
         return self
 
     def _start_on_loop(self) -> None:
@@ -193,91 +142,74 @@ class Connection:
         )
 
     async def _run(self) -> None:
-        attempt = 0
-        first = True
+        self._notify(self.state)  # "connecting": the first attempt begins
+        step = Step(self.state, Action.OPEN)
+        while step.action is not Action.STOP:
+            if step.action is Action.OPEN:
+                event = await self._open()
+            elif step.action is Action.SERVE:
+                event = await self._serve()
+            else:
+                await asyncio.sleep(step.delay)
+                event = Event.RETRY_DUE
+            step = self._step(event)
+
+    def _step(self, event: Event) -> Step:
+        """Tell the state machine what happened; announce the state it moves to."""
+        before = self._lifecycle.state
+        step = self._lifecycle.handle(
+            event, now=time.monotonic(), hint=self._transport.retry_delay()
+        )
+        if step.state != before:
+            if step.state == "open":  # counted before anyone hears of it
+                self._counters.came_back(time.time())  # what was sent meanwhile may be lost
+                if before == "reconnecting":
+                    self._counters.reconnects += 1
+            self._notify(step.state)
+        return step
+
+    async def _open(self) -> Event:
         transport = self._transport
         try:
-            while not self._closing:
-                self._set_state("connecting" if first else "reconnecting")
-                try:
-                    await asyncio.wait_for(transport.open(), self.open_timeout)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    waiting = transport.info().get("waiting_for")
-                    err = _as_connect_error(exc, self.open_timeout, waiting)
-                    self._record_error(err)
-                    await _quietly(transport.close())
-                    if err.fatal or not self.reconnect:
-                        ended = err.finished and self._counters.received > 0
-                        self._set_state("closed" if ended else "failed")
-                        return
-                else:
-                    opened = time.monotonic()
-                    if not first:
-                        self._counters.reconnects += 1
-                    self._note_gap()
-                    first = False
-                    self._set_state("open")
-                    failed = False
-                    try:
-                        for payload in self.send_on_open:
-                            await self._send_now(payload)
-                        reason = await transport.serve()
-                        if not self._closing:
-                            self._counters.last_error = reason
-                            log.info("rtnb %s: %s", self.name, reason)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
-                        failed = True
-                        self._record_error(exc)
-                    finally:
-                        self._down_since = time.time()
-                        if self._open_event is not None:
-                            self._open_event.clear()
-                        await _quietly(transport.close())
-                    if self.closing:
-                        break
-                    if not self.reconnect:
-                        self._set_state("failed" if failed else "closed")
-                        return
-                    # An open that lasted, or one whose server set a retry: delay (an
-                    # SSE stream that opened was no failed attempt, WHATWG 9.2.3),
-                    # starts the backoff again from its first step.
-                    if (
-                        time.monotonic() - opened >= STABLE_AFTER
-                        or transport.retry_delay() is not None
-                    ):
-                        attempt = 0
-                first = False
-                self._set_state("reconnecting")
-                await asyncio.sleep(self._next_delay(attempt))
-                attempt += 1
-        finally:
-            if self._closing and self._state not in FINAL_STATES:
-                self._set_state("closed")
+            await asyncio.wait_for(transport.open(), self.open_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            err = _as_connect_error(exc, self.open_timeout, transport.info().get("waiting_for"))
+            self._record_error(err)
+            await quietly(transport.close())
+            return open_failed(
+                fatal=err.fatal, finished=err.finished, received_any=self._counters.received > 0
+            )
+        return Event.OPENED
 
-    def _note_gap(self) -> None:
-        """Count the interruption that just ended (messages sent meanwhile may be lost)."""
-        start, self._down_since = self._down_since, None
-        if start is None:
-            return
-        end = time.time()
-        self._counters.gaps += 1
-        self._gap_windows.append((start, end))
-        self._down_seconds += end - start
+    async def _serve(self) -> Event:
+        transport = self._transport
+        failed = False
+        try:
+            for payload in self.send_on_open:
+                await self._send_now(payload)
+            reason = await transport.serve()
+            if not self._closing:
+                self._counters.last_error = reason
+                log.info("rtnb %s: %s", self.name, reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failed = True
+            self._record_error(exc)
+        finally:
+            self._counters.went_down(time.time())
+            if self._open_event is not None:
+                self._open_event.clear()
+            await quietly(transport.close())
+        return stream_ended(failed=failed)
 
     def _next_delay(self, attempt: int) -> float:
-        hint = self._transport.retry_delay()
-        if hint is None:
-            return self.backoff.delay(attempt)
-        return self.backoff.delay_at_least(hint, attempt)
+        """The wait before retry ``attempt``, as the state machine would choose it now."""
+        return retry_delay(self.backoff, attempt, self._transport.retry_delay())
 
-    def _set_state(self, state: State) -> None:
-        if state == self._state and state != "connecting":
-            return
-        self._state = state
+    def _notify(self, state: State) -> None:
         if self._open_event is not None:
             # Set on final states too, so a send() waiting to open wakes and says why.
             if state == "open" or state in FINAL_STATES:
@@ -287,7 +219,7 @@ class Connection:
         with self._state_cond:
             self._state_cond.notify_all()
         if state in FINAL_STATES:
-            self.log._wake()
+            self.log.end(self.describe_state())  # cursors at the end raise, waiters wake
         for fn in self._state_listeners:
             try:
                 fn(self, state)
@@ -297,7 +229,7 @@ class Connection:
     def _record_error(self, exc: BaseException) -> None:
         c = self._counters
         c.errors += 1
-        c.last_error = _describe(exc)
+        c.last_error = describe(exc)
         log.info("rtnb %s: %s", self.name, c.last_error)
 
     async def _aclose_at_exit(self) -> None:
@@ -311,27 +243,37 @@ class Connection:
             await get_runtime().arun(self._aclose_on_loop())
 
     async def _aclose_on_loop(self) -> None:
+        # One closing for every caller: the first one's task (in its context) does it.
+        if self._closer is None:
+            self._closer = asyncio.get_running_loop().create_task(
+                self._close(), name=f"rtnb-close-{self.name}"
+            )
+        await asyncio.shield(self._closer)
+
+    async def _close(self) -> None:
         self._closing = True
+        self._lifecycle.handle(Event.CLOSE_REQUESTED)  # from now on the I/O only stops
         task = self._task
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await _quietly(self._transport.close())
-        self._set_state("closed")
+        await quietly(self._transport.close())
+        self._lifecycle.handle(Event.CLOSED)
+        # The final notice, here in close()'s context (not the connection task's), even
+        # when the stream had already ended by itself: listeners finish where close() ran.
+        self._notify("closed")
         for view in list(self._views):
             with contextlib.suppress(Exception):
                 view.close()
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
         self._closed = True
 
     def close(self, timeout: float = 10.0) -> None:
         """Close the connection; when this returns, ``state == "closed"``.
 
-        Idempotent. Called from a callback on the runtime loop, it schedules the
-        close instead of blocking.
+        Idempotent. On-state listeners get a last ``"closed"`` from this call.
+        Called from a callback on the runtime loop, it schedules the close
+        instead of blocking.
         """
         if self._closed:
             return
@@ -353,16 +295,11 @@ class Connection:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._state_cond:
             while True:
-                state = self._state
-                if state == "open":
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if self._is_open(timeout, remaining):
                     return self
-                if state in FINAL_STATES:
-                    raise ConnectError(self._why_not_open())
                 if in_loop_thread():  # the state can only change on the loop we would block
                     raise RuntimeError(_LOOP_BLOCK.format("wait_open", "await_open"))
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise ConnectTimeout(self._not_open_after(timeout, state))
                 self._state_cond.wait(remaining)
 
     async def await_open(self, timeout: float | None = 10.0) -> Connection:
@@ -379,42 +316,64 @@ class Connection:
         try:
             while True:
                 changed.clear()  # before reading the state: a change after it sets it again
-                state = self._state
-                if state == "open":
-                    return self
-                if state in FINAL_STATES:
-                    raise ConnectError(self._why_not_open())
                 remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    raise ConnectTimeout(self._not_open_after(timeout, state))
+                if self._is_open(timeout, remaining):
+                    return self
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), remaining)
         finally:
             unsubscribe()
 
-    def _not_open_after(self, timeout: float | None, state: State) -> str:
-        return (
-            f"{self.kind} connection {self.name!r} to {self.url} not open after "
-            f"{timeout} s (state {state}; last error: {self._counters.last_error or 'none'})"
-        )
-
-    def _why_not_open(self) -> str:
-        last = self._counters.last_error
-        return f"{self.kind} connection {self.name!r} to {self.url} is {self._state}" + (
-            f": {last}" if last else ""
-        )
+    def _is_open(self, timeout: float | None, remaining: float | None) -> bool:
+        """True when open, False to wait on; raise when it never will be or time is up."""
+        state = self.state
+        if state == "open":
+            return True
+        if state in FINAL_STATES:
+            raise ConnectError(self.describe_state())
+        if remaining is not None and remaining <= 0:
+            raise ConnectTimeout(
+                f"{self.kind} connection {self.name!r} to {self.url} not open after {timeout} s "
+                f"(state {state}; last error: {self._counters.last_error or 'none'})"
+            )
+        return False
 
     # --- state and figures ------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """``"connecting"``, ``"open"``, ``"reconnecting"``, ``"closed"`` or ``"failed"``."""
+        return self._lifecycle.state
 
     @property
     def closing(self) -> bool:
         """True once ``close()`` has been asked for."""
         return self._closing
 
+    def describe_state(self) -> str:
+        """One line: kind, name, URL, state and the last error.
+
+        >>> c.describe_state()                                     # doctest: +SKIP
+        "ws connection 'ws1' to ws://127.0.0.1:1/ is failed: connection refused"
+        """
+        last = self._counters.last_error
+        return f"{self.kind} connection {self.name!r} to {self.url} is {self.state}" + (
+            f": {last}" if last else ""
+        )
+
     @property
-    def state(self) -> State:
-        """``"connecting"``, ``"open"``, ``"reconnecting"``, ``"closed"`` or ``"failed"``."""
-        return self._state
+    def reconnect(self) -> bool:
+        """Whether a drop is followed by a reconnect with backoff (may be changed live)."""
+        return self._lifecycle.reconnect
+
+    @reconnect.setter
+    def reconnect(self, value: bool) -> None:
+        self._lifecycle.reconnect = bool(value)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between reconnect attempts."""
+        return self._lifecycle.backoff
 
     @property
     def messages(self) -> MessageLog:
@@ -425,30 +384,14 @@ class Connection:
     def stats(self) -> Stats:
         """A snapshot of the counters: received, sent, bytes, rate, reconnects, errors, ...
 
-        ``gaps`` counts interruptions the stream came back from; ``gap_windows``
-        holds the (start, end) wall times of the last few, ``down_seconds`` their
-        total. What the peer sent during a gap is lost unless the protocol
-        resumes (SSE ``Last-Event-ID``).
+        The gap figures (``gaps``, ``gap_windows``, ``down_seconds``) count the
+        interruptions (see :class:`~rtnb.stats.Counters`): what the peer sent
+        during one is lost unless the protocol resumes (SSE ``Last-Event-ID``).
         """
-        c = self._counters
         extra = dict(self._transport.info())
-        extra["state"] = self._state
+        extra["state"] = self.state
         extra["dropped"] = self.log.dropped
-        extra["gap_windows"] = list(self._gap_windows)
-        extra["down_seconds"] = self._down_seconds
-        return Stats(
-            received=c.received,
-            sent=c.sent,
-            bytes_in=c.bytes_in,
-            bytes_out=c.bytes_out,
-            rate=c.rx_rate.rate(),
-            reconnects=c.reconnects,
-            errors=c.errors,
-            last_error=c.last_error,
-            last_message_at=c.last_message_at,
-            gaps=c.gaps,
-            extra=extra,
-        )
+        return self._counters.snapshot(extra)
 
     @property
     def transport(self) -> Transport:
@@ -480,11 +423,6 @@ class Connection:
                     self._record_error(exc)
                     log.exception("rtnb %s: on_message callback failed", self.name)
 
-    def _closed_error(self) -> Exception | None:
-        if self._state in FINAL_STATES:
-            return ConnectionClosed(self._why_not_open())
-        return None
-
     def recv(self, timeout: float | None = None) -> Message:
         """The next received message not yet returned by ``recv``.
 
@@ -502,17 +440,24 @@ class Connection:
             msg = self._cursor.poll()
             if msg is not None:
                 return msg
-            if (exc := self._closed_error()) is not None:
-                raise exc
+            if (reason := self.log.ended) is not None:
+                raise ConnectionClosed(reason)
             raise RuntimeError(_LOOP_BLOCK.format("recv", "arecv"))
-        return self._cursor.next(timeout, self._closed_error)
+        return self._cursor.next(timeout)
 
     async def arecv(self, timeout: float | None = None) -> Message:
         """The async twin of :meth:`recv`: ``m = await c.arecv()`` in a notebook cell."""
-        return await self._cursor.anext(timeout, self._closed_error)
+        return await self._cursor.anext(timeout)
 
     def cursor(self, from_start: bool = False) -> Cursor:
-        """An independent reading position (``from_start`` includes what is stored)."""
+        """An independent reading position over received messages.
+
+        Its ``next()`` / ``anext()`` raise :class:`~rtnb.errors.ConnectionClosed`
+        once the connection is final and nothing is left to read.
+
+        Args:
+            from_start: include what is already stored (else only what arrives next).
+        """
         return self.log.cursor(self.log.first_seq if from_start else None)
 
     def on_message(self, fn: Callable[[Message], None]) -> Callable[[], None]:
@@ -521,7 +466,7 @@ class Connection:
         Keep ``fn`` quick: it runs on the ingest path. Returns a function that
         unsubscribes. Exceptions are counted in ``stats.errors`` and logged.
         """
-        wrapped = _route_output(fn)
+        wrapped = bind_context(fn)  # what it prints lands in the registering cell
         self._listeners = [*self._listeners, wrapped]
 
         def unsubscribe() -> None:
@@ -532,7 +477,10 @@ class Connection:
     def on_state(self, fn: Callable[[Connection, State], None]) -> Callable[[], None]:
         """Call ``fn(connection, state)`` on each state change; returns an unsubscriber.
 
-        ``fn`` runs on the runtime loop. Unsubscribing twice is harmless.
+        ``fn`` runs on the runtime loop. :meth:`close` always ends with a call with
+        ``"closed"`` made from its own call (in the context of the code that
+        closed), even when the stream had already ended by itself: it is the last
+        call ``fn`` gets. Unsubscribing twice is harmless.
         """
         self._state_listeners = [*self._state_listeners, fn]
 
@@ -543,9 +491,17 @@ class Connection:
 
     # --- sending ----------------------------------------------------------------------
 
-    def _check_can_send(self) -> None:
-        if not self._transport.can_send:
-            raise SendNotSupported(self._transport.send_refusal)
+    @property
+    def can_send(self) -> bool:
+        """False for one-way kinds (SSE, replay): :attr:`send_refusal` then says why."""
+        return self._transport.can_send
+
+    @property
+    def send_refusal(self) -> str:
+        """Why this kind cannot send (``""`` when it can)."""
+        if self.can_send:
+            return ""
+        return self._transport.send_refusal or f"{self.kind} connections cannot send"
 
     def send(self, data: Any, timeout: float | None = 10.0) -> Message:
         """Send ``data``: str as a text frame, bytes as binary, dict/list as JSON text.
@@ -558,20 +514,22 @@ class Connection:
             ConnectionClosed: when the connection is closed or failed.
             TimeoutError: when it does not open in time.
         """
-        self._check_can_send()
+        if not self.can_send:
+            raise SendNotSupported(self.send_refusal)
         payload = encode_payload(data)
         return get_runtime().run(self._send_when_open(payload, timeout), None)
 
     async def asend(self, data: Any, timeout: float | None = 10.0) -> Message:
         """The async twin of :meth:`send`."""
-        self._check_can_send()
+        if not self.can_send:
+            raise SendNotSupported(self.send_refusal)
         payload = encode_payload(data)
         return await get_runtime().arun(self._send_when_open(payload, timeout))
 
     async def _send_when_open(self, payload: str | bytes, timeout: float | None) -> Message:
-        if self._state != "open":
-            if self._state in FINAL_STATES:
-                raise ConnectionClosed(self._why_not_open())
+        if self.state != "open":
+            if self.state in FINAL_STATES:
+                raise ConnectionClosed(self.describe_state())
             evt = self._open_event
             if evt is None:
                 await asyncio.sleep(0)
@@ -581,10 +539,10 @@ class Connection:
                 await asyncio.wait_for(evt.wait(), timeout)
             except asyncio.TimeoutError:
                 raise ConnectTimeout(
-                    f"cannot send: {self._why_not_open()} (waited {timeout} s to open)"
+                    f"cannot send: {self.describe_state()} (waited {timeout} s to open)"
                 ) from None
-            if self._state in FINAL_STATES:
-                raise ConnectionClosed(self._why_not_open())
+            if self.state in FINAL_STATES:
+                raise ConnectionClosed(self.describe_state())
         return await self._send_now(payload)
 
     async def _send_now(self, payload: str | bytes) -> Message:
@@ -594,46 +552,14 @@ class Connection:
             raise
         except Exception as exc:
             self._record_error(exc)
-            raise ConnectionClosed(f"send on {self.name!r} failed: {_describe(exc)}") from exc
+            raise ConnectionClosed(f"send on {self.name!r} failed: {describe(exc)}") from exc
         now = time.time()
         msg = self.log.append(Message(payload, ts=now, direction="out"))
         self._counters.sent += 1
         self._counters.bytes_out += size
         return msg
 
-    # --- views and export (implemented in rtnb.widgets / rtnb.record) ------------------
-
-    def table(self, **options: Any) -> Any:
-        """A live table of this connection's messages (see :class:`rtnb.widgets.LiveTable`)."""
-        from .widgets.table import LiveTable
-
-        return LiveTable(self, **options)
-
-    def plot(self, *fields: str, **options: Any) -> Any:
-        """A live plot of one or more fields (see :func:`rtnb.widgets.plot.live_plot`)."""
-        from .widgets.plot import live_plot
-
-        return live_plot(self, *fields, **options)
-
-    def panel(self, **options: Any) -> Any:
-        """The connection panel: state, counters, send box and live table."""
-        from .widgets.panel import ConnectionPanel
-
-        return ConnectionPanel(self, **options)
-
-    def record(self, path: str, **options: Any) -> Any:
-        """Write every message to ``path`` as JSON Lines until stopped (see rtnb.record)."""
-        from .record import Recorder
-
-        return Recorder(self, path, **options)
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """Stored messages as JSON-safe dicts."""
-        return self.log.to_records()
-
-    def to_pandas(self, flatten_json: bool = True) -> pandas.DataFrame:
-        """Stored messages as a pandas DataFrame, JSON flattened into columns."""
-        return self.log.to_pandas(flatten_json)
+    # --- views (until they follow on_state themselves) --------------------------------
 
     def _attach_view(self, view: Any) -> None:
         self._views.append(view)
@@ -642,32 +568,7 @@ class Connection:
         with contextlib.suppress(ValueError):
             self._views.remove(view)
 
-    # --- display ----------------------------------------------------------------------
-
-    def summary(self) -> str:
-        """One line: name, kind, URL, state and the main counters."""
-        s = self.stats
-        line = (
-            f"{self.name}: {self.kind} {self.url} [{self._state}] "
-            f"received={s.received} sent={s.sent} rate={s.rate:.1f}/s "
-            f"reconnects={s.reconnects} errors={s.errors}"
-        )
-        if s.last_error and self._state != "open":
-            line += f" last_error={s.last_error!r}"
-        return line
-
-    def __repr__(self) -> str:
-        return f"<rtnb.Connection {self.summary()}>"
-
-    def _repr_html_(self) -> str:
-        from .display import connection_html
-
-        return connection_html(self)
-
-    def _ipython_display_(self) -> None:
-        from .widgets.panel import display_connection
-
-        display_connection(self)
+    # --- context managers -------------------------------------------------------------
 
     def __enter__(self) -> Connection:
         return self
@@ -682,40 +583,6 @@ class Connection:
         await self.aclose()
 
 
-def _route_output(fn: Callable[[Message], None]) -> Callable[[Message], None]:
-    """Wrap a user callback so what it prints lands in the cell that registered it.
-
-    ipykernel keeps the current cell's parent header in context variables; the
-    loop thread would otherwise use the context of the cell that opened the
-    connection. Running the callback in a copy of the registering context
-    attributes its output to the cell that called ``on_message``.
-    """
-    ctx = contextvars.copy_context()
-
-    def routed(msg: Message) -> None:
-        ctx.run(fn, msg)
-
-    return routed
-
-
-async def _quietly(aw: Any) -> None:
-    try:
-        await aw
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.debug("rtnb: ignored error while closing: %r", exc)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, RTError):
-        return text.splitlines()[0]
-    name = type(exc).__name__
-    line = text.splitlines()[0] if text else name
-    return line if line.startswith(name) else f"{name}: {line}"
-
-
 def _as_connect_error(
     exc: BaseException, open_timeout: float, waiting_for: Any = None
 ) -> ConnectError:
@@ -728,61 +595,6 @@ def _as_connect_error(
             + (f" (was waiting for {waiting_for})" if waiting_for else "")
         )
     else:
-        err = ConnectError(_describe(exc))
+        err = ConnectError(describe(exc))
     err.__cause__ = exc
     return err
-
-
-def connect(kind: str, url: str, **options: Any) -> Connection:
-    """Open a connection of ``kind`` to ``url`` in the background and return it at once.
-
-    Args:
-        kind: ``"ws"`` (WebSocket), ``"sse"`` (Server-Sent Events) or ``"webrtc"``
-            (a data channel through a signaling WebSocket URL).
-        url: where to connect.
-        **options: ``name``, ``reconnect`` (default on for ws and GET sse),
-            ``backoff`` (a :class:`~rtnb.stats.Backoff` or its arguments),
-            ``max_messages`` (log bound, default 10,000), ``send_on_open`` (messages
-            sent after every open, for subscriptions), ``open_timeout``, and the
-            kind's own options (``headers``, ``verify``, ``cafile``, ``subprotocols``
-            for ws; ``method``, ``json``, ``last_event_id`` for sse; ``channel``,
-            ``role``, ``ice_servers`` for webrtc).
-
-    Returns:
-        The :class:`Connection`; ``c.wait_open()`` blocks until it is open.
-
-    Example:
-        >>> c = rtnb.connect("ws", "ws://127.0.0.1:8765/ws/echo", name="echo")  # doctest: +SKIP
-        >>> c.wait_open().send({"hello": "world"})                              # doctest: +SKIP
-    """
-    conn = Connection(kind, url, **options)
-    with _registry_lock:
-        old = _registry.get(conn.name)
-        _registry[conn.name] = conn
-    if old is not None and old is not conn:
-        old.close()
-    return conn._start()
-
-
-def connections() -> dict[str, Connection]:
-    """The registered connections by name: every one not yet ``close()``-d.
-
-    A connection whose stream ended by itself (state ``closed`` or ``failed``)
-    stays listed, with its messages, until ``close()`` is called on it.
-    """
-    with _registry_lock:
-        return dict(_registry)
-
-
-def get_connection(name: str) -> Connection:
-    """The registered connection called ``name``.
-
-    Raises:
-        KeyError: with the known names, when there is none.
-    """
-    with _registry_lock:
-        try:
-            return _registry[name]
-        except KeyError:
-            known = ", ".join(sorted(_registry)) or "none"
-            raise KeyError(f"no connection named {name!r} (open ones: {known})") from None

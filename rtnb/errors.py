@@ -9,11 +9,22 @@
     ├── ProtocolError            the peer broke the protocol (bad frame, bad SSE, bad SDP)
     ├── MessagesMissed           a recv() cursor fell behind the log's bound
     ├── RecvTimeout              recv() saw no message in time (also a TimeoutError)
-    ├── SendNotSupported         the kind cannot send (SSE is server-to-client)
-    └── ServerError              the in-kernel server could not start or serve
+    ├── SendNotSupported         the kind cannot send (SSE is server-to-client; also a TypeError)
+    ├── ServerError              the in-kernel server could not start or serve
+    ├── RecordFormatError        a recording's line is not a message record (also a ValueError;
+    │                            defined in rtnb.recordfmt)
+    └── EventTooLarge            an SSE event or line went past max_event_size (also a
+                                 ValueError; defined in rtnb.sse_format)
 
 Errors from the underlying libraries are chained (``raise ... from exc``) so the
 original cause stays visible. Bad arguments raise ``ValueError`` / ``TypeError``.
+:func:`describe` turns any exception into the one line rtnb shows for it (in
+``stats.last_error``, a magic's answer, the command line's message).
+
+    >>> describe(ConnectError("server refused the WebSocket handshake: HTTP 404"))
+    'server refused the WebSocket handshake: HTTP 404'
+    >>> describe(ConnectionRefusedError(111, "Connect call failed"))
+    'ConnectionRefusedError: [Errno 111] Connect call failed'
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ __all__ = [
     "RecvTimeout",
     "SendNotSupported",
     "ServerError",
+    "describe",
 ]
 
 
@@ -90,3 +102,36 @@ class SendNotSupported(RTError, TypeError):
 
 class ServerError(RTError):
     """The in-kernel server could not start or serve."""
+
+
+#: Exceptions whose text is a sentence written for the reader (rtnb's own, and the
+#: bad-argument errors rtnb raises): :func:`describe` shows that text alone.
+_SENTENCES = (RTError, ValueError, TypeError, KeyError)
+
+
+def describe(exc: BaseException, sentences: tuple[type[BaseException], ...] = ()) -> str:
+    """One line that says what went wrong, for a log line, a stats field or a message.
+
+    rtnb's errors and the ``ValueError`` / ``TypeError`` / ``KeyError`` raised for
+    bad arguments carry a sentence for the reader: its first line is returned as
+    is (a ``KeyError``'s without the quotes ``str()`` adds). Any other exception (a
+    library's, the operating system's) is prefixed with its type, since its text
+    alone is often cryptic (``[Errno 111] Connect call failed``).
+
+    Args:
+        exc: the exception to describe.
+        sentences: more exception types whose text is written for the reader
+            (the magics' ``UsageError``).
+
+    Returns:
+        One line, never empty: the type's name when the exception has no text.
+    """
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    lines = text.strip().splitlines()
+    name = type(exc).__name__
+    if not lines:
+        return name
+    line = lines[0].strip()
+    if isinstance(exc, _SENTENCES + sentences) or line.startswith(name):
+        return line
+    return f"{name}: {line}"

@@ -50,8 +50,7 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
 from .completion import complete
-from .connection import connect, connections, get_connection
-from .errors import RTError
+from .errors import RTError, describe
 from .listing import connection_listing
 from .options import (
     add_connect_arguments,
@@ -62,6 +61,7 @@ from .options import (
     port_type,
 )
 from .record import recorders, start_recorder, stop_recorder
+from .registry import connect, connections, get_connection
 from .transports import kind, kind_names, option_tables
 
 if TYPE_CHECKING:
@@ -133,13 +133,6 @@ def _say_error(magic: Callable[..., Any], message: str) -> None:
         print(f"usage: {usage}   (help: %{name}?)", file=sys.stderr)
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class _ConnectArguments(ArgDecorator):
     """``%rt_connect``'s connection flags, from the option tables (as ``rtnb tail``'s)."""
 
@@ -162,7 +155,7 @@ class RTMagics(Magics):
         except ImportError as exc:
             _say_error(magic, f"a library this needs is missing: {exc}")
         except _EXPECTED as exc:
-            _say_error(magic, _error_text(exc))
+            _say_error(magic, describe(exc, (UsageError,)))
         return None
 
     def _parse(self, magic: Callable[..., Any], line: str) -> Any:
@@ -536,12 +529,20 @@ def _has_panel() -> bool:
 
 def _wait_settled(conn: Connection, timeout: float) -> None:
     """Wait until the first attempt settles (open, failed, or retrying) or ``timeout``."""
-    import time
+    import threading
 
-    deadline = time.monotonic() + max(0.0, timeout)
-    with conn._state_cond:
-        while conn.state == "connecting" and time.monotonic() < deadline:
-            conn._state_cond.wait(max(0.0, deadline - time.monotonic()))
+    settled = threading.Event()
+
+    def on_state(_conn: Connection, state: str) -> None:
+        if state != "connecting":
+            settled.set()
+
+    unsubscribe = conn.on_state(on_state)
+    try:
+        if conn.state == "connecting":
+            settled.wait(max(0.0, timeout))
+    finally:
+        unsubscribe()
 
 
 # --- completion -------------------------------------------------------------------------

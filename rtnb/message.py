@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import jsonfast
-from .errors import MessagesMissed, RecvTimeout
+from .errors import ConnectionClosed, MessagesMissed, RecvTimeout
 from .fields import flatten
 
 if TYPE_CHECKING:
@@ -198,6 +198,7 @@ class MessageLog:
         self._next_seq = 0
         self._wakeups: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._ended: str | None = None
 
     # --- writing (runtime loop only) ---------------------------------------------------
 
@@ -219,6 +220,21 @@ class MessageLog:
     def clear(self) -> None:
         """Drop every stored message; ``seq`` keeps counting from where it was."""
         self._items.clear()
+
+    def end(self, reason: str) -> None:
+        """Say that nothing more will arrive (the connection is closed or failed).
+
+        A cursor that has read everything then raises
+        :class:`~rtnb.errors.ConnectionClosed` with ``reason`` instead of waiting;
+        waiting readers wake. Calling it again updates the reason.
+        """
+        self._ended = reason
+        self._wake()
+
+    @property
+    def ended(self) -> str | None:
+        """Why nothing more will arrive (see :meth:`end`), or ``None`` while it may."""
+        return self._ended
 
     # --- reading (any thread) ----------------------------------------------------------
 
@@ -390,6 +406,13 @@ class Cursor:
             if self.direction is None or msg.direction == self.direction:
                 return msg
 
+    def _poll_or_end(self) -> Message | None:
+        ended = self.log.ended  # before the poll: what arrived before the end is returned
+        msg = self.poll()
+        if msg is None and ended is not None:
+            raise ConnectionClosed(ended)
+        return msg
+
     def next(
         self, timeout: float | None = None, check: Callable[[], Exception | None] | None = None
     ) -> Message:
@@ -397,13 +420,14 @@ class Cursor:
 
         Args:
             timeout: seconds to wait; ``None`` waits for ever.
-            check: called before each wait; an exception it returns is raised
-                (a connection uses it to stop waiting once it is closed).
+            check: called before each wait; an exception it returns is raised.
 
         Raises:
             RecvTimeout: when ``timeout`` seconds pass without one.
+            MessagesMissed: see :meth:`poll`.
+            ConnectionClosed: when the log has ended and everything was read.
         """
-        msg = self.poll()
+        msg = self._poll_or_end()
         if msg is not None:
             return msg
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -412,7 +436,7 @@ class Cursor:
             event.clear()
             self.log.add_wakeup(event.set)
             try:
-                msg = self.poll()
+                msg = self._poll_or_end()
                 if msg is not None:
                     return msg
                 if check is not None and (exc := check()) is not None:
@@ -428,7 +452,7 @@ class Cursor:
         self, timeout: float | None = None, check: Callable[[], Exception | None] | None = None
     ) -> Message:
         """The async twin of :meth:`next`, awaitable from any event loop."""
-        msg = self.poll()
+        msg = self._poll_or_end()
         if msg is not None:
             return msg
         loop = asyncio.get_running_loop()
@@ -444,7 +468,7 @@ class Cursor:
 
             self.log.add_wakeup(wake)
             try:
-                msg = self.poll()
+                msg = self._poll_or_end()
                 if msg is not None:
                     return msg
                 if check is not None and (exc := check()) is not None:

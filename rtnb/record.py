@@ -30,7 +30,7 @@ from .runtime import get_runtime, in_loop_thread
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["Recorder", "recorders", "replay", "start_recorder", "stop_recorder"]
+__all__ = ["Recorder", "recorders", "start_recorder", "stop_recorder"]
 
 log = logging.getLogger("rtnb")
 
@@ -247,52 +247,6 @@ class Recorder:
 
     def __repr__(self) -> str:
         return f"<rtnb.Recorder {self.summary()}>"
-
-
-def replay(
-    path: str | os.PathLike[str],
-    speed: float = 1.0,
-    *,
-    name: str | None = None,
-    loop: bool = False,
-    max_messages: int = 10_000,
-    **options: Any,
-) -> Connection:
-    """Play a recording back as a read-only connection of kind ``"replay"``.
-
-    The received messages of the recording arrive again in order, with their
-    original spacing divided by ``speed`` (``0`` = as fast as possible), so
-    tables, plots and ``recv`` work exactly as on the live stream. The
-    connection ends in state ``"closed"`` after the last message (unless
-    ``loop=True``).
-
-    Args:
-        path: a JSON Lines file written by :class:`Recorder` (or ``rtnb record``).
-        speed: playback speed factor; 1 is real time, 0 means no waiting.
-        name: the registry name (default ``replay1``, ...).
-        loop: start again from the top after the last message.
-        max_messages: the log's bound.
-        **options: other :func:`rtnb.connect` options.
-
-    Raises:
-        ValueError: for a negative or non-numeric ``speed``.
-
-    Example:
-        >>> r = rtnb.replay("ticks.jsonl", speed=0)     # doctest: +SKIP
-        >>> r.wait_open(); r.recv(timeout=5).json        # doctest: +SKIP
-        {'t': 1764088200.1, 'symbol': 'AAPL', 'price': 191.4}
-    """
-    from .connection import connect
-
-    return connect(
-        "replay",
-        os.fspath(path),
-        speed=speed,
-        loop=loop,
-        name=name,
-        max_messages=max_messages,
-        **options,
-    )
 
 
 # --- recorders by connection name (%rt_record, %rt_list, %rt_close) -------------------------

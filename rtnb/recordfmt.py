@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .errors import RTError
+
 __all__ = [
     "FORMAT_VERSION",
     "Header",
@@ -46,7 +48,7 @@ _DIRECTIONS = ("in", "out")
 _TEXT_FIELDS = ("event", "id", "channel")
 
 
-class RecordFormatError(ValueError):
+class RecordFormatError(RTError, ValueError):
     """A line of a recording is not a valid record (the message says which and why)."""
 
 

@@ -16,15 +16,26 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextvars
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, Protocol, TypeVar
 
-__all__ = ["Runtime", "arun", "get_runtime", "in_loop_thread", "run", "shutdown"]
+__all__ = [
+    "Runtime",
+    "arun",
+    "bind_context",
+    "get_runtime",
+    "in_loop_thread",
+    "quietly",
+    "run",
+    "shutdown",
+]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 log = logging.getLogger("rtnb")
 
 
@@ -176,6 +187,32 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 async def arun(coro: Coroutine[Any, Any, T]) -> T:
     """Await ``coro`` on the background loop from any other loop (top-level await works)."""
     return await get_runtime().arun(coro)
+
+
+def bind_context(fn: Callable[P, T]) -> Callable[P, T]:
+    """Wrap ``fn`` so that, wherever it is called, it runs in a copy of the caller's context.
+
+    ipykernel keeps the current cell's parent header in context variables; a
+    callback run on the loop thread would otherwise see the context of whatever
+    started the loop's task (the cell that opened the connection). Binding a
+    callback where it is registered attributes what it prints to that cell.
+    """
+    ctx = contextvars.copy_context()
+
+    def bound(*args: P.args, **kwargs: P.kwargs) -> T:
+        return ctx.run(fn, *args, **kwargs)
+
+    return bound
+
+
+async def quietly(aw: Awaitable[Any]) -> None:
+    """Await ``aw`` (a cleanup, say), logging and dropping any error but a cancellation."""
+    try:
+        await aw
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.debug("rtnb: ignored error while closing: %r", exc)
 
 
 def shutdown() -> None:

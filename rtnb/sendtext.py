@@ -1,7 +1,8 @@
 """What a send box's text means: JSON-looking input must parse, anything else is sent as text.
 
 Pure. The connection panel uses :func:`parse_send_text`; the ``%rt_send`` magic
-and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_json``.
+and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_json``;
+``Connection.send`` puts on the wire what :func:`encode_payload` makes of a value.
 
     >>> parse_send_text('{"type": "subscribe", "channel": "AAPL"}')
     ('{"type": "subscribe", "channel": "AAPL"}', None)
@@ -14,8 +15,11 @@ and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_j
 from __future__ import annotations
 
 import json
+from typing import Any
 
-__all__ = ["looks_like_json", "parse_send_text"]
+from . import jsonfast
+
+__all__ = ["encode_payload", "looks_like_json", "parse_send_text"]
 
 
 def looks_like_json(text: str) -> bool:
@@ -41,3 +45,27 @@ def parse_send_text(text: str) -> tuple[str | None, str | None]:
                 "fix it or remove the braces to send text"
             )
     return text, None
+
+
+def encode_payload(data: Any) -> str | bytes:
+    """What ``send`` puts on the wire: str as text, bytes as binary, JSON for the rest.
+
+    >>> encode_payload({"type": "subscribe", "channel": "AAPL"})
+    '{"type":"subscribe","channel":"AAPL"}'
+
+    Raises:
+        TypeError: for values that are not str, bytes or JSON-serialisable.
+    """
+    if isinstance(data, str):
+        return data
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    if isinstance(data, dict | list | tuple | int | float | bool) or data is None:
+        try:
+            return jsonfast.dumps(data)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"cannot send {type(data).__name__} as JSON: {exc}") from exc
+    raise TypeError(
+        f"send() takes str (text frame), bytes (binary frame) or a dict/list (JSON), "
+        f"not {type(data).__name__}"
+    )

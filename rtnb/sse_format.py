@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .errors import RTError
+
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "MAX_RETRY_MS",
@@ -40,7 +42,7 @@ DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 MAX_RETRY_MS = 2**31 - 1
 
 
-class EventTooLarge(ValueError):
+class EventTooLarge(RTError, ValueError):
     """An event's data, or one line, went past the parser's ``max_event_size``.
 
     Attributes:

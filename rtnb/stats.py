@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .lifecycle import Backoff  # its home since the lifecycle module; kept here for old imports
 
 __all__ = ["Backoff", "Counters", "RateMeter", "Stats"]
 
@@ -74,13 +77,25 @@ class RateMeter:
         return total / span
 
 
+#: How many recent interruptions ``Stats.gap_windows`` keeps.
+GAP_WINDOWS = 10
+
+
 class Counters:
-    """The live, mutable counters a connection updates on its loop."""
+    """The live, mutable counters a connection updates on its loop.
+
+    Interruptions are counted as the stream goes down and comes back: ``gaps``
+    counts those it came back from, ``gap_windows`` keeps the (start, end) wall
+    times of the last few and ``down_seconds`` their total.
+    """
 
     __slots__ = (
         "bytes_in",
         "bytes_out",
+        "down_seconds",
+        "down_since",
         "errors",
+        "gap_windows",
         "gaps",
         "last_error",
         "last_message_at",
@@ -101,6 +116,47 @@ class Counters:
         self.last_error: str | None = None
         self.last_message_at: float | None = None
         self.rx_rate = RateMeter()
+        self.down_since: float | None = None
+        self.gap_windows: deque[tuple[float, float]] = deque(maxlen=GAP_WINDOWS)
+        self.down_seconds = 0.0
+
+    def went_down(self, now: float) -> None:
+        """The stream stopped at wall time ``now`` (it may come back)."""
+        self.down_since = now
+
+    def came_back(self, now: float) -> None:
+        """The stream is up again at ``now``: count the interruption, if there was one.
+
+        >>> c = Counters()
+        >>> c.came_back(10.0)  # the first open: no interruption
+        >>> c.went_down(12.0); c.came_back(12.5)
+        >>> c.gaps, list(c.gap_windows), c.down_seconds
+        (1, [(12.0, 12.5)], 0.5)
+        """
+        start, self.down_since = self.down_since, None
+        if start is None:
+            return
+        self.gaps += 1
+        self.gap_windows.append((start, now))
+        self.down_seconds += now - start
+
+    def snapshot(self, extra: dict[str, Any]) -> Stats:
+        """A :class:`Stats` of the counters now, with ``extra`` (plus the gap figures)."""
+        extra["gap_windows"] = list(self.gap_windows)
+        extra["down_seconds"] = self.down_seconds
+        return Stats(
+            received=self.received,
+            sent=self.sent,
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+            rate=self.rx_rate.rate(),
+            reconnects=self.reconnects,
+            errors=self.errors,
+            last_error=self.last_error,
+            last_message_at=self.last_message_at,
+            gaps=self.gaps,
+            extra=extra,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,64 +200,3 @@ class Stats(Mapping[str, Any]):
             return self.__dict__["extra"][name]
         except KeyError:
             raise AttributeError(name) from None
-
-
-class Backoff:
-    """Exponential backoff with full jitter, as used for reconnects.
-
-    The delay for attempt ``n`` (from 0) is ``min(cap, initial * factor**n)``,
-    scaled by a random factor in ``[1 - jitter, 1]`` so a crowd of clients does
-    not reconnect in step. It never returns less than ``floor`` seconds, so a
-    server that accepts and closes at once cannot cause a hot loop.
-
-        >>> b = Backoff(initial=1, factor=2, cap=10, jitter=0)
-        >>> [b.delay(n) for n in range(6)]
-        [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    """
-
-    def __init__(
-        self,
-        initial: float = 0.5,
-        factor: float = 2.0,
-        cap: float = 30.0,
-        jitter: float = 0.5,
-        floor: float = 0.05,
-    ) -> None:
-        if initial < 0 or factor < 1 or cap < 0 or not 0 <= jitter <= 1:
-            raise ValueError(
-                "backoff needs initial >= 0, factor >= 1, cap >= 0 and 0 <= jitter <= 1"
-            )
-        self.initial = float(initial)
-        self.factor = float(factor)
-        self.cap = float(cap)
-        self.jitter = float(jitter)
-        self.floor = float(floor)
-
-    def delay(self, attempt: int, rand: float | None = None) -> float:
-        """Seconds to wait before reconnect attempt ``attempt`` (0 = first retry)."""
-        import random
-
-        base = min(self.cap, self.initial * self.factor ** min(attempt, 64))
-        r = random.random() if rand is None else rand
-        return max(self.floor, base * (1 - self.jitter * r))
-
-    #: The most jitter may add to a delay the server asked for (10 %).
-    HINT_JITTER = 0.1
-
-    def delay_at_least(self, minimum: float, attempt: int, rand: float | None = None) -> float:
-        """Seconds to wait before attempt ``attempt`` when the server asked for ``minimum``.
-
-        For an SSE ``retry:``: WHATWG 9.2.3 says to "wait a delay equal to the
-        reconnection time", so jitter may only add to it (at most ``HINT_JITTER``
-        of it, none when ``jitter`` is 0), never take away. After failed attempts
-        the delay grows by ``factor``, capped at ``max(cap, minimum)``.
-
-            >>> b = Backoff(factor=2, cap=1, jitter=0.5)
-            >>> [b.delay_at_least(0.6, n, rand=1.0) for n in range(3)]
-            [0.66, 1.1, 1.1]
-        """
-        import random
-
-        base = min(max(self.cap, minimum), minimum * self.factor ** min(attempt, 64))
-        r = random.random() if rand is None else rand
-        return max(self.floor, base * (1 + min(self.jitter, self.HINT_JITTER) * r))

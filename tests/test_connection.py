@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import rtnb
+from rtnb.connection import Connection
 from rtnb.errors import (
     ConnectError,
     ConnectionClosed,
@@ -15,6 +16,7 @@ from rtnb.errors import (
     MessagesMissed,
     RecvTimeout,
 )
+from rtnb.message import Message, MessageLog
 from rtnb.server import Server
 
 from .conftest import free_port, loop_tasks, thread_names, wait_for
@@ -436,3 +438,111 @@ def test_to_pandas_from_a_connection(server: Server) -> None:
     df = c.to_pandas()
     assert {"price", "symbol", "t"} <= set(df.columns)
     assert (df["symbol"] == "AAPL").all()
+
+
+# --- the public surface views and tools use -----------------------------------------------
+
+
+def test_close_that_meets_a_completing_open_still_closes(server: Server) -> None:
+    # Python 3.11's asyncio.wait_for hands back an open that completes in the pass
+    # where close() cancels it; the connection served on and close() hung (what made
+    # test_default_names_count_per_kind error at teardown on a loaded machine).
+    import asyncio
+
+    c = Connection("ws", server.url_for("/ws/echo"), name="race")
+    real_open = c.transport.open
+    closing: list[asyncio.Task[None]] = []
+
+    async def open_then_close() -> None:
+        await real_open()
+        closing.append(asyncio.get_running_loop().create_task(c.aclose()))
+
+    c.transport.open = open_then_close  # type: ignore[method-assign]
+    c.start()
+    wait_for(lambda: closing and closing[0].done(), timeout=10)
+    assert c.state == "closed"
+    assert "rtnb-connection-race" not in loop_tasks()
+
+
+def test_the_final_closed_reaches_listeners_from_the_closing_call(server: Server) -> None:
+    import contextvars
+
+    cell = contextvars.ContextVar("cell", default="none")
+    cell.set("connecting cell")
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    heard: list[tuple[str, str, bool]] = []
+    c.on_state(lambda conn, state: heard.append((state, cell.get(), conn.closing)))
+    cell.set("closing cell")
+    c.close()
+    assert heard == [("closed", "closing cell", True)]
+
+
+def test_close_after_the_stream_ended_announces_closed_once_more(tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"ts": 1.0, "direction": "in", "data": "only"}\n', encoding="utf-8")
+    c = Connection("replay", str(path), name="ended", speed=0)
+    heard: list[tuple[str, bool]] = []
+    c.on_state(lambda conn, state: heard.append((state, conn.closing)))
+    c.start()
+    wait_for(lambda: c.state == "closed")
+    c.close()
+    assert heard == [("connecting", False), ("open", False), ("closed", False), ("closed", True)]
+
+
+def test_cursors_end_by_themselves_when_the_connection_does(server: Server) -> None:
+    import asyncio
+
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    mine, theirs = c.cursor(), c.cursor()
+    c.send("last")
+    wait_for(lambda: c.stats.received == 1)
+    c.close()
+    assert mine.next(timeout=1).data == "last"  # what is left is still read
+    with pytest.raises(ConnectionClosed, match=r"ws connection '.*' to ws://.* is closed"):
+        mine.next(timeout=5)
+    assert asyncio.run(theirs.anext(timeout=1)).data == "last"
+    with pytest.raises(ConnectionClosed):
+        asyncio.run(theirs.anext(timeout=5))
+    stored = c.cursor(from_start=True)
+    assert stored.next(timeout=1).data == "last"
+    with pytest.raises(ConnectionClosed):
+        stored.next(timeout=5)
+
+
+def test_a_waiting_cursor_wakes_when_the_connection_fails() -> None:
+    c = rtnb.connect("ws", f"ws://127.0.0.1:{free_port()}/ws/echo", backoff={"initial": 0.05})
+    cursor = c.cursor()
+    t0 = time.monotonic()
+    c.reconnect = False  # the next refused attempt ends it
+    with pytest.raises(ConnectionClosed, match=r"is failed: .*refused"):
+        cursor.next(timeout=10)
+    assert time.monotonic() - t0 < 5 and c.state == "failed"
+    assert c.describe_state().startswith(f"ws connection {c.name!r} to ws://127.0.0.1:")
+
+
+def test_a_log_marked_closed_gives_what_is_left_then_raises() -> None:
+    log = MessageLog(10)
+    cursor = log.cursor()
+    log.append(Message("a"))
+    log.end("it is over")
+    assert log.ended == "it is over"
+    assert cursor.next(timeout=1).data == "a"
+    with pytest.raises(ConnectionClosed, match="it is over"):
+        cursor.next(timeout=None)  # no wait for ever
+
+
+def test_can_send_and_why_not(server: Server) -> None:
+    ws = rtnb.connect("ws", server.url_for("/ws/echo"))
+    sse = rtnb.connect("sse", server.url_for("/sse/clock"))
+    assert ws.can_send and ws.send_refusal == ""
+    assert not sse.can_send and "one-way" in sse.send_refusal
+    with pytest.raises(rtnb.SendNotSupported) as refused:
+        sse.send("x")
+    assert str(refused.value) == sse.send_refusal
+
+
+def test_closing_says_close_was_asked_for(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    assert not c.closing and c.reconnect
+    c.close()
+    assert c.closing and c.state == "closed"

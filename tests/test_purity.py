@@ -31,6 +31,7 @@ PURE = [
     "lab/findings.py",
     "lab/report.py",
     "jsonfast.py",
+    "lifecycle.py",
     "message.py",
     "server/security.py",
     "server/sse_streams.py",

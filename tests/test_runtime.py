@@ -91,3 +91,37 @@ print("ok")
     assert "Task was destroyed" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "was never awaited" not in proc.stderr
+
+
+def test_bind_context_runs_a_callback_in_the_context_it_was_bound_in() -> None:
+    import contextvars
+
+    cell = contextvars.ContextVar("cell", default="none")
+    cell.set("registering cell")
+    bound = runtime.bind_context(lambda suffix: cell.get() + suffix)
+    cell.set("another cell")
+
+    async def on_the_loop() -> str:
+        return bound("!")
+
+    assert runtime.run(on_the_loop(), timeout=5) == "registering cell!"
+    assert cell.get() == "another cell"
+
+
+def test_quietly_drops_errors_but_not_cancellation() -> None:
+    async def boom() -> None:
+        raise OSError("already closed")
+
+    async def main() -> bool:
+        await runtime.quietly(boom())
+        never = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(runtime.quietly(never))
+        await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert runtime.run(main(), timeout=5) is True

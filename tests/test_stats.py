@@ -1,12 +1,10 @@
-"""Rate meter, stats snapshot and backoff (pure)."""
+"""Rate meter, counters and the stats snapshot (pure; Backoff is tested in test_lifecycle)."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from rtnb.stats import Backoff, RateMeter, Stats
+from rtnb.stats import GAP_WINDOWS, Counters, RateMeter, Stats
 
 
 def test_rate_meter_counts_the_recent_window() -> None:
@@ -26,15 +24,17 @@ def test_stats_reads_as_attributes_and_mapping() -> None:
         _ = s.nope
 
 
-def test_backoff_grows_and_caps() -> None:
-    b = Backoff(initial=0.5, factor=2, cap=4, jitter=0)
-    assert [b.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
-    with pytest.raises(ValueError):
-        Backoff(factor=0.5)
-
-
-@given(st.integers(min_value=0, max_value=10_000), st.floats(min_value=0, max_value=1))
-def test_backoff_never_spins(attempt: int, rand: float) -> None:
-    b = Backoff(initial=0.0, jitter=1.0, floor=0.05)
-    d = b.delay(attempt, rand)
-    assert 0.05 <= d <= 30
+def test_counters_count_interruptions_and_snapshot_them() -> None:
+    c = Counters()
+    c.came_back(10.0)  # the first open ends no interruption
+    assert c.gaps == 0
+    c.went_down(20.0)
+    c.came_back(21.5)
+    for i in range(GAP_WINDOWS + 2):
+        c.went_down(100.0 + i)
+        c.came_back(100.5 + i)
+    s = c.snapshot({"state": "open"})
+    assert s.gaps == GAP_WINDOWS + 3
+    assert s.down_seconds == pytest.approx(1.5 + 0.5 * (GAP_WINDOWS + 2))
+    assert len(s.gap_windows) == GAP_WINDOWS and s.gap_windows[-1] == (111.0, 111.5)
+    assert s.state == "open" and s.received == 0

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from ..connection import Connection, connect
+from ..connection import Connection
 from ..errors import RTError, SendNotSupported
 from ..message import Message
+from ..registry import connect
 from ..runtime import get_runtime, in_loop_thread
 from .findings import binary_finding, reconnect_finding
 from .numbers import LABELS, ProtocolResult
