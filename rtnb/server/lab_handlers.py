@@ -45,8 +45,8 @@ from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
 from ..transports.webrtc import HIGH_WATER
 from .answerer import AnsweringPeer, close_all
+from .common import cut, open_ws, query_float
 from .config import Endpoint, ServerConfig, config_of
-from .ws_handlers import cut, open_ws, query_float
 
 __all__ = ["LabPlan", "setup", "tcp_counters"]
 

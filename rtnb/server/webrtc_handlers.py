@@ -33,8 +33,8 @@ from .. import jsonfast, signaling
 from ..ticker import Pacer, TickGenerator, parse_symbols
 from ..transports.webrtc import HIGH_WATER, LOW_WATER
 from .answerer import AnsweringPeer, close_all
+from .common import Outbox, open_ws
 from .config import Endpoint, ServerConfig, config_of
-from .ws_handlers import Outbox, open_ws
 
 __all__ = ["setup"]
 
