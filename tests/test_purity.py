@@ -23,6 +23,7 @@ PURE = [
     "sendtext.py",
     "sse_format.py",
     "signaling.py",
+    "negotiator.py",
     "recordfmt.py",
     "comparestats.py",
     "jsonfast.py",

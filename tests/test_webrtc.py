@@ -25,15 +25,11 @@ from websockets.sync.client import connect as ws_connect
 import rtnb
 from rtnb import signaling
 from rtnb.errors import ConnectError
+from rtnb.rtc import CandidateQueue, parse_ice_servers, to_aiortc_candidate
 from rtnb.runtime import get_runtime, run
 from rtnb.server import Server
 from rtnb.server.webrtc_handlers import BOTS, ROOMS
-from rtnb.transports.webrtc import (
-    CandidateQueue,
-    WebRTCTransport,
-    parse_ice_servers,
-    to_aiortc_candidate,
-)
+from rtnb.transports.webrtc import WebRTCTransport
 
 from .conftest import free_port, loop_tasks, require_netns
 

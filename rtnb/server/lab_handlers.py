@@ -41,9 +41,9 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 
 from .. import jsonfast, signaling
 from ..comparestats import PAYLOAD_LIMITS, lab_payload
+from ..rtc import HIGH_WATER
 from ..sse_format import encode_event, encode_retry, parse_event_id
 from ..ticker import Pacer
-from ..transports.webrtc import HIGH_WATER
 from .answerer import AnsweringPeer, close_all
 from .common import cut, open_ws, query_float
 from .config import Endpoint, ServerConfig, config_of

@@ -30,8 +30,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiortc import RTCDataChannel
 
 from .. import jsonfast, signaling
+from ..rtc import HIGH_WATER, LOW_WATER
 from ..ticker import Pacer, TickGenerator, parse_symbols
-from ..transports.webrtc import HIGH_WATER, LOW_WATER
 from .answerer import AnsweringPeer, close_all
 from .common import Outbox, open_ws
 from .config import Endpoint, ServerConfig, config_of
