@@ -11,10 +11,11 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import jsonfast
-from ..ticker import Pacer, TickGenerator, parse_symbols
+from ..ticker import Schedule, TickGenerator, parse_symbols, parse_tick_command
 from .common import Outbox, cut, open_ws, query_float, request_faults
 from .config import Endpoint, ServerConfig, config_of
 from .faults import deliver
+from .pacing import Step, stream_paced
 
 __all__ = ["setup"]
 
@@ -101,43 +102,35 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            reply = _command(gen, msg.data)
-            if reply is not None:
-                await ws.send_str(jsonfast.dumps(reply))
-                changed.set()
+            await ws.send_str(jsonfast.dumps(_command(gen, msg.data)))
+            changed.set()
 
     reader = asyncio.get_running_loop().create_task(read_commands())
-    sent = 0
+    schedule = Schedule(rate * len(gen.symbols), time.time(), count)
+
+    async def send_next() -> Step:
+        tick = gen.next(time.time())
+        if tick is None:
+            return "nothing"  # every symbol was unsubscribed
+        return "stop" if await deliver(faults, ws.send_str, jsonfast.dumps(tick)) else "sent"
+
+    async def pause(seconds: float) -> None:
+        if rate == 0 and gen.symbols:
+            await asyncio.sleep(0)
+        else:  # until the next tick, a subscribe, or the client's close (no symbols: no tick)
+            changed.clear()
+            await _wait_either(changed, reader, seconds if gen.symbols else None)
+        if schedule.rate != rate * len(gen.symbols):
+            schedule.set_rate(rate * len(gen.symbols), time.time())
+
     try:
-        pacer: Pacer | None = None
-        while not ws.closed and not reader.done():
-            n_sym = len(gen.symbols)
-            if n_sym == 0:
-                changed.clear()
-                await _wait_either(changed, reader)
-                pacer = None
-                continue
-            if pacer is None or pacer.rate != rate * n_sym:
-                pacer = Pacer(rate * n_sym, time.time())
-            due = pacer.due(time.time())
-            if rate == 0:
-                due = 256
-            for _ in range(due):
-                tick = gen.next(time.time())
-                if tick is None:
-                    break
-                if await deliver(faults, ws.send_str, jsonfast.dumps(tick)):
-                    cut(request)
-                    return ws
-                sent += 1
-                if count and sent >= count:
-                    await ws.close(code=WSCloseCode.OK, message=b"count reached")
-                    return ws
-            if rate == 0:
-                await asyncio.sleep(0)
-            else:
-                changed.clear()
-                await _wait_either(changed, reader, pacer.wait(time.time()))
+        ending = await stream_paced(
+            schedule, send_next, pause, lambda: not ws.closed and not reader.done()
+        )
+        if ending == "stopped":
+            cut(request)
+        elif ending == "count":
+            await ws.close(code=WSCloseCode.OK, message=b"count reached")
     except ConnectionResetError:
         pass  # the client vanished mid-send: routine, not worth a logged traceback
     finally:
@@ -157,28 +150,17 @@ async def _wait_either(
         waiter.cancel()
 
 
-def _command(gen: TickGenerator, text: str) -> dict[str, Any] | None:
+def _command(gen: TickGenerator, text: str) -> dict[str, Any]:
+    """Apply one subscribe/unsubscribe command to ``gen``; the reply to send."""
     try:
-        cmd = jsonfast.loads(text)
-    except ValueError:
-        return {"type": "error", "error": 'expected JSON like {"type":"subscribe",...}'}
-    if not isinstance(cmd, dict) or cmd.get("type") not in ("subscribe", "unsubscribe"):
-        return {"type": "error", "error": "unknown command; use subscribe or unsubscribe"}
-    channel = cmd.get("channel")
-    channels = channel if isinstance(channel, list) else [channel]
-    try:
-        names = parse_symbols(",".join(str(c) for c in channels if c is not None), ())
+        cmd = parse_tick_command(text)
+        if not cmd.symbols:
+            raise ValueError("subscribe needs a channel (a symbol like AAPL)")
+        for name in cmd.symbols:
+            gen.add(name) if cmd.action == "subscribe" else gen.remove(name)
     except ValueError as exc:
         return {"type": "error", "error": str(exc)}
-    if not names:
-        return {"type": "error", "error": "subscribe needs a channel (a symbol like AAPL)"}
-    for name in names:
-        try:
-            gen.add(name) if cmd["type"] == "subscribe" else gen.remove(name)
-        except ValueError as exc:
-            return {"type": "error", "error": str(exc)}
-    kind = "subscribed" if cmd["type"] == "subscribe" else "unsubscribed"
-    return {"type": kind, "channel": channel, "symbols": gen.symbols}
+    return {"type": f"{cmd.action}d", "channel": cmd.channel, "symbols": gen.symbols}
 
 
 def setup(app: web.Application, config: ServerConfig, endpoints: list[Endpoint]) -> None:
