@@ -299,14 +299,10 @@ def parse_tick_command(message: str | Mapping[str, Any]) -> TickCommand:
         obj = message
     if not isinstance(obj, Mapping) or obj.get("type") not in ("subscribe", "unsubscribe"):
         raise NotATickCommand("unknown command; use subscribe or unsubscribe")
-    named = [obj[k] for k in _SYMBOL_KEYS if obj.get(k) is not None]
-    if len(named) == 2 and named[0] != named[1]:
+    named = [(obj[k], _symbols_of(obj[k])) for k in _SYMBOL_KEYS if obj.get(k) is not None]
+    if len(named) == 2 and named[0][1] != named[1][1]:
         raise ValueError("name the symbols in channel or in symbols, not both")
-    channel = named[0] if named else None
-    symbols = None
-    if channel is not None:
-        parts = channel if isinstance(channel, list) else [channel]
-        symbols = parse_symbols(",".join(str(p) for p in parts if p is not None), ())
+    channel, symbols = named[0] if named else (None, None)
     try:
         rate = None if obj.get("rate") is None else float(obj["rate"])
         count = None if obj.get("count") is None else int(obj["count"])
@@ -315,3 +311,8 @@ def parse_tick_command(message: str | Mapping[str, Any]) -> TickCommand:
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"rate must be 0-{MAX_COMMAND_RATE:g} and count >= 0") from None
     return TickCommand(obj["type"], symbols, channel, rate, count)
+
+
+def _symbols_of(value: Any) -> list[str]:
+    parts = value if isinstance(value, list) else [value]
+    return parse_symbols(",".join(str(p) for p in parts if p is not None), ())

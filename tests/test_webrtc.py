@@ -216,6 +216,18 @@ def test_bot_subscribe_with_count_and_bad_rate(server: Server) -> None:
 
 
 @webrtc
+def test_bot_takes_the_tickers_channel_spelling(server: Server) -> None:
+    c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
+    c.send({"type": "subscribe", "channel": "tsla", "rate": 0, "count": 3})
+    assert c.recv(5).json == {"type": "subscribed", "symbols": ["TSLA"], "rate": 0.0}
+    assert [c.recv(5).json["symbol"] for _ in range(3)] == ["TSLA"] * 3
+    c.send({"type": "subscribe", "channel": "<bad>"})
+    assert "bad symbol" in c.recv(5).json["error"]
+    c.send('{"type": "note"}')  # JSON that is no command is echoed
+    assert c.recv(5).data == '{"type": "note"}'
+
+
+@webrtc
 def test_repeated_subscribes_leave_one_stream_and_no_stale_listeners(
     fresh_server: Server,
 ) -> None:
