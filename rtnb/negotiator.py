@@ -29,6 +29,7 @@ answers. A plain page's offer (no tie-break) always wins.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -293,11 +294,20 @@ class Negotiator:
         """A signaling message from the server or the peer."""
         if self.phase == "done":
             return [Note(f"{sig.type} after the negotiation ended")]
-        handler = getattr(self, f"_on_{sig.type}", None)
+        handlers: dict[str, Callable[[Signal], list[Action]]] = {
+            "offer": self._on_offer,
+            "answer": self._on_answer,
+            "candidate": self._on_candidate,
+            "hello": self._on_hello,
+            "room": self._on_room,
+            "join": self._on_join,
+            "bye": self._on_bye,
+            "error": self._on_error,
+        }
+        handler = handlers.get(sig.type)
         if handler is None:
             return [Note(f"ignored signaling message of type {sig.type!r}")]
-        actions: list[Action] = handler(sig)
-        return actions
+        return handler(sig)
 
     # --- signaling messages --------------------------------------------------------------
 

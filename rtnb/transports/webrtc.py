@@ -334,8 +334,12 @@ class WebRTCTransport(Transport):
         elif isinstance(action, StartOffer):
             self._spawn(self._offer_turn(), "rtnb-webrtc-offer")
         elif isinstance(action, Fail):
-            err = ProtocolError(action.text) if action.refused else None
-            self._fail(err or ConnectError(action.text, fatal=action.fatal))
+            failure: Exception = (
+                ProtocolError(action.text)
+                if action.refused
+                else ConnectError(action.text, fatal=action.fatal)
+            )
+            self._fail(failure)
         elif isinstance(action, End):
             self._end(action.reason)
         elif isinstance(action, Note):
@@ -345,9 +349,10 @@ class WebRTCTransport(Transport):
         return True
 
     def _act_all_now(self, actions: list[Action]) -> None:
+        """Do actions outside the signaling lock (start, timer, channel open): none awaits."""
         for action in actions:
-            handled = self._act_now(action)
-            assert handled, f"{action} needs the signaling lock"
+            if not self._act_now(action):
+                raise AssertionError(f"{action} needs the signaling lock")
 
     def _timer_fired(self) -> None:
         self._timer = None
