@@ -25,7 +25,6 @@ from websockets.sync.client import connect as ws_connect
 import rtnb
 from rtnb import signaling
 from rtnb.errors import ConnectError
-from rtnb.rtc import CandidateQueue, parse_ice_servers, to_aiortc_candidate
 from rtnb.runtime import get_runtime, run
 from rtnb.server import Server
 from rtnb.server.webrtc_handlers import BOTS, ROOMS
@@ -107,64 +106,6 @@ def test_options_are_checked_with_clear_errors() -> None:
     t = make(channel="data", role="answer", ordered=False, max_retransmits=0)
     assert (t.label, t.role, t.ordered, t.max_retransmits) == ("data", "answer", False, 0)
     assert make().ice_servers == [] and not make().reconnect_by_default
-
-
-def test_ice_servers_accept_urls_and_dicts() -> None:
-    servers = parse_ice_servers(
-        ["stun:a:3478", {"urls": ["turn:b:3478"], "username": "u", "credential": "p"}]
-    )
-    assert [s.urls for s in servers] == ["stun:a:3478", ["turn:b:3478"]]
-    assert (servers[1].username, servers[1].credential) == ("u", "p")
-    assert parse_ice_servers(None) == [] and parse_ice_servers("stun:x")[0].urls == "stun:x"
-
-
-def test_browser_candidate_converts_to_aiortc() -> None:
-    cand = signaling.parse(
-        {
-            "type": "candidate",
-            "candidate": {
-                "candidate": "candidate:9 1 udp 2122 127.0.0.2 5000 typ host generation 0",
-                "sdpMid": "0",
-                "sdpMLineIndex": 0,
-            },
-        }
-    ).candidate
-    assert cand is not None
-    ice = to_aiortc_candidate(cand)
-    assert (ice.ip, ice.port, ice.type, ice.sdpMid, ice.sdpMLineIndex) == (
-        "127.0.0.2",
-        5000,
-        "host",
-        "0",
-        0,
-    )
-    with pytest.raises(ValueError, match="malformed"):
-        to_aiortc_candidate(signaling.IceCandidate("candidate:1 1 udp x 1.2.3.4 y typ host", "0"))
-
-
-@webrtc
-def test_mdns_candidates_resolve_in_the_background() -> None:
-    # A *.local candidate takes ~1 s to resolve: adding it must not hold up the
-    # signaling loop, and closing cancels the resolution.
-    async def check() -> tuple[int, bool, int]:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        queue = CandidateQueue()
-        try:
-            cand = signaling.IceCandidate(
-                "candidate:1 1 udp 2122260223 4b1f7c1e-0d4b-4c6e-a1b2-1234567890ab.local 54321 "
-                "typ host",
-                "0",
-                0,
-            )
-            await queue.add(pc, cand, ready=True)
-            pending = list(queue.tasks)
-            running = bool(pending) and not pending[0].done()
-            await queue.aclose()
-            return len(pending), running, len(queue.tasks)
-        finally:
-            await pc.close()
-
-    assert run(check(), timeout=10) == (1, True, 0)
 
 
 # --- the bot --------------------------------------------------------------------------
