@@ -24,6 +24,7 @@ PURE = [
     "options.py",
     "sse_format.py",
     "signaling.py",
+    "negotiator.py",
     "recordfmt.py",
     "lab/wire.py",
     "lab/numbers.py",

@@ -84,6 +84,34 @@ def test_ticker_count_closes_normally(server: Server) -> None:
     assert "count reached" in (c.stats.last_error or "")
 
 
+def test_ticker_count_beyond_one_batch_sends_every_tick(server: Server) -> None:
+    # 600 ticks flat out take three batches of the paced loop: none is skipped
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?rate=0&count=600&symbols=A"))
+    ticks = [c.recv(timeout=10).json for _ in range(600)]
+    assert [t["symbol"] for t in ticks] == ["A"] * 600
+    deadline = time.monotonic() + 10
+    while c.state == "open" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert c.stats.received == 600
+
+
+def test_ticker_takes_the_bots_spelling_and_unsubscribes(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?symbols=&rate=50")).wait_open(10)
+    c.send({"type": "subscribe", "symbols": ["amd", "NVDA"]})
+    assert c.recv(timeout=5).json == {
+        "type": "subscribed",
+        "channel": ["amd", "NVDA"],
+        "symbols": ["AMD", "NVDA"],
+    }
+    c.send({"type": "unsubscribe", "channel": "AMD,NVDA"})
+    while (msg := c.recv(timeout=5).json).get("type") != "unsubscribed":
+        assert "symbol" in msg  # ticks already on their way
+    assert msg["symbols"] == []
+    c.send({"type": "subscribe", "channel": "AMD", "symbols": "NVDA"})
+    assert "not both" in c.recv(timeout=5).json["error"]
+    c.close()
+
+
 def test_ticker_subscribe_with_a_huge_symbol_list_is_refused_at_once(server: Server) -> None:
     async def scenario() -> dict[str, str]:
         async with ws_connect(server.url_for("/ws/ticker?symbols=&rate=1"), max_size=None) as ws:

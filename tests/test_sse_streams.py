@@ -65,6 +65,15 @@ def test_paced_ticks_carry_the_times_they_were_due() -> None:
     assert times == pytest.approx([100.0, 100.1, 100.2, 100.3, 100.4])
 
 
+def test_a_paced_backlog_comes_in_batches_with_no_gap() -> None:
+    s = TickStream(["AAPL"], rate=1000, seed=1, history=2000, now=0.0)
+    assert [s.advance(0.9) for _ in range(5)] == [256, 256, 256, 133, 0]  # 901 due by 0.9 s
+    text, last, missed = s.read(0, limit=2000)
+    assert (last, missed) == (901, 0) and ids(text) == list(range(1, 902))
+    times = [jsonfast.loads(e.data)["t"] for e in SSEParser().feed(text)]
+    assert times == sorted(times) and times[-1] == pytest.approx(0.9)
+
+
 def test_finite_stream_stops_at_count() -> None:
     s = TickStream(["AAPL"], rate=0, seed=1, count=300)
     while s.advance(0.0, want=256):

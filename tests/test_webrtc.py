@@ -28,12 +28,7 @@ from rtnb.errors import ConnectError
 from rtnb.runtime import get_runtime, run
 from rtnb.server import Server
 from rtnb.server.webrtc_handlers import BOTS, ROOMS
-from rtnb.transports.webrtc import (
-    CandidateQueue,
-    WebRTCTransport,
-    parse_ice_servers,
-    to_aiortc_candidate,
-)
+from rtnb.transports.webrtc import WebRTCTransport
 
 from .conftest import free_port, loop_tasks, require_netns
 
@@ -113,64 +108,6 @@ def test_options_are_checked_with_clear_errors() -> None:
     assert make().ice_servers == [] and not make().reconnect_by_default
 
 
-def test_ice_servers_accept_urls_and_dicts() -> None:
-    servers = parse_ice_servers(
-        ["stun:a:3478", {"urls": ["turn:b:3478"], "username": "u", "credential": "p"}]
-    )
-    assert [s.urls for s in servers] == ["stun:a:3478", ["turn:b:3478"]]
-    assert (servers[1].username, servers[1].credential) == ("u", "p")
-    assert parse_ice_servers(None) == [] and parse_ice_servers("stun:x")[0].urls == "stun:x"
-
-
-def test_browser_candidate_converts_to_aiortc() -> None:
-    cand = signaling.parse(
-        {
-            "type": "candidate",
-            "candidate": {
-                "candidate": "candidate:9 1 udp 2122 127.0.0.2 5000 typ host generation 0",
-                "sdpMid": "0",
-                "sdpMLineIndex": 0,
-            },
-        }
-    ).candidate
-    assert cand is not None
-    ice = to_aiortc_candidate(cand)
-    assert (ice.ip, ice.port, ice.type, ice.sdpMid, ice.sdpMLineIndex) == (
-        "127.0.0.2",
-        5000,
-        "host",
-        "0",
-        0,
-    )
-    with pytest.raises(ValueError, match="malformed"):
-        to_aiortc_candidate(signaling.IceCandidate("candidate:1 1 udp x 1.2.3.4 y typ host", "0"))
-
-
-@webrtc
-def test_mdns_candidates_resolve_in_the_background() -> None:
-    # A *.local candidate takes ~1 s to resolve: adding it must not hold up the
-    # signaling loop, and closing cancels the resolution.
-    async def check() -> tuple[int, bool, int]:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        queue = CandidateQueue()
-        try:
-            cand = signaling.IceCandidate(
-                "candidate:1 1 udp 2122260223 4b1f7c1e-0d4b-4c6e-a1b2-1234567890ab.local 54321 "
-                "typ host",
-                "0",
-                0,
-            )
-            await queue.add(pc, cand, ready=True)
-            pending = list(queue.tasks)
-            running = bool(pending) and not pending[0].done()
-            await queue.aclose()
-            return len(pending), running, len(queue.tasks)
-        finally:
-            await pc.close()
-
-    assert run(check(), timeout=10) == (1, True, 0)
-
-
 # --- the bot --------------------------------------------------------------------------
 
 
@@ -217,6 +154,18 @@ def test_bot_subscribe_with_count_and_bad_rate(server: Server) -> None:
     assert len(prices) == 50
     c.send("done")
     assert c.recv(5).data == "done"  # exactly 50 ticks came before the echo
+
+
+@webrtc
+def test_bot_takes_the_tickers_channel_spelling(server: Server) -> None:
+    c = rtnb.connect("webrtc", server.url_for("/webrtc/bot")).wait_open(15)
+    c.send({"type": "subscribe", "channel": "tsla", "rate": 0, "count": 3})
+    assert c.recv(5).json == {"type": "subscribed", "symbols": ["TSLA"], "rate": 0.0}
+    assert [c.recv(5).json["symbol"] for _ in range(3)] == ["TSLA"] * 3
+    c.send({"type": "subscribe", "channel": "<bad>"})
+    assert "bad symbol" in c.recv(5).json["error"]
+    c.send('{"type": "note"}')  # JSON that is no command is echoed
+    assert c.recv(5).data == '{"type": "note"}'
 
 
 @webrtc

@@ -21,8 +21,8 @@ from aiohttp import web
 
 from ..errors import ServerError
 from ..runtime import get_runtime
-from .app import ENDPOINTS, build_app
-from .config import Endpoint, ServerConfig
+from .app import build_app
+from .config import ENDPOINTS, Endpoint, ServerConfig
 from .security import generate_token, is_loopback_host, token_param
 
 __all__ = ["Server", "proxy_prefix_for", "running_server", "serve"]

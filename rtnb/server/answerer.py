@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection
 
 from .. import signaling
+from ..rtc import Peer, one_line
 from ..signaling import Signal
-from ..transports.webrtc import CandidateQueue, close_peer
 
 __all__ = ["AnsweringPeer", "close_all"]
 
@@ -36,10 +36,13 @@ class AnsweringPeer:
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
-        self.pc: RTCPeerConnection | None = None
-        self.remote_set = False
-        self.candidates = CandidateQueue()
+        self.peer: Peer | None = None
         self.signal_bytes = 0
+
+    @property
+    def pc(self) -> RTCPeerConnection | None:
+        """The current peer connection, if an offer was answered."""
+        return self.peer.pc if self.peer is not None else None
 
     async def run(self) -> None:
         """Greet, then handle each signaling message until the socket closes."""
@@ -75,9 +78,9 @@ class AnsweringPeer:
         if sig.type == "offer":
             await self.answer(sig)
         elif sig.type == "candidate":
-            if self.pc is not None:
+            if self.peer is not None:
                 try:
-                    await self.candidates.add(self.pc, sig.candidate, self.remote_set)
+                    await self.peer.add_candidate(sig.candidate)
                 except ValueError as exc:
                     await self.say(signaling.error(str(exc)))
         elif sig.type == "answer":
@@ -89,25 +92,15 @@ class AnsweringPeer:
         """Replace any previous peer connection with one that answers ``sig``."""
         assert sig.sdp is not None
         await self.reset()
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.on("datachannel", self.on_channel)
+        peer = self.peer = Peer(on_channel=self.on_channel)
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
-            self.remote_set = True
-            await self.candidates.flush(pc)
-            await pc.setLocalDescription(await pc.createAnswer())
+            sdp = await peer.answer(sig.sdp)
         except Exception as exc:
             log.info("webrtc %s: refused an offer: %r", self.name, exc)
             await self.reset()
-            text = str(exc).strip().splitlines()
-            await self.say(
-                signaling.error(
-                    f"the {self.name} refused the offer: {type(exc).__name__}"
-                    + (f": {text[0]}" if text else "")
-                )
-            )
+            await self.say(signaling.error(f"the {self.name} refused the offer: {one_line(exc)}"))
             return
-        await self.say(signaling.description("answer", pc.localDescription.sdp))
+        await self.say(signaling.description("answer", sdp))
 
     def on_channel(self, ch: RTCDataChannel) -> None:
         """A data channel the offerer opened; subclasses decide what flows on it."""
@@ -115,10 +108,9 @@ class AnsweringPeer:
 
     async def reset(self) -> None:
         """Close the peer connection and forget pending candidates."""
-        await self.candidates.aclose()
-        pc, self.pc = self.pc, None
-        self.remote_set = False
-        await close_peer(pc)
+        peer, self.peer = self.peer, None
+        if peer is not None:
+            await peer.close()
 
     async def aclose(self) -> None:
         """Release everything (the signaling socket closed or the server stops)."""

@@ -1,4 +1,4 @@
-"""Builds the aiohttp application: middlewares, shared state and every route."""
+"""Assembles the aiohttp application: the guard middleware, shared state, every module's routes."""
 
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSCloseCode, web
 
 from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
-from .config import CONFIG, Endpoint, ServerConfig
+from .common import SOCKETS, close_ws
+from .config import CONFIG, ENDPOINTS, ServerConfig
 from .security import origin_allowed, token_from_request, token_matches
-from .ws_handlers import close_ws
 
-__all__ = ["CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
+__all__ = ["CLIENTS", "CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
 
 log = logging.getLogger("rtnb.server")
 
-ENDPOINTS = web.AppKey("rtnb_endpoints", list[Endpoint])
-SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request])
 TASKS = web.AppKey("rtnb_tasks", set[asyncio.Task[None]])
 CLIENTS = web.AppKey("rtnb_clients", dict[str, int])
 

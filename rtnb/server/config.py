@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["CONFIG", "Endpoint", "ServerConfig", "config_of"]
+__all__ = ["CONFIG", "ENDPOINTS", "Endpoint", "ServerConfig", "config_of"]
 
 
 @dataclass
@@ -51,3 +51,7 @@ class Endpoint:
     kind: str  # "ws", "sse", "webrtc", "page"
     description: str
     example: str = ""  # query string worth showing, e.g. "?symbols=AAPL,MSFT&rate=5"
+
+
+#: The paths a server offers, in the order its index page lists them.
+ENDPOINTS = web.AppKey("rtnb_endpoints", list[Endpoint])

@@ -27,12 +27,13 @@ from aiortc import RTCDataChannel, RTCIceCandidate, RTCPeerConnection
 
 from .. import signaling
 from ..lab.wire import PATHS, SSE_RETRY_MS, SUMMARY_EVENT, LabPlan, Summary, lab_payload
+from ..rtc import HIGH_WATER
 from ..sse_format import encode_event, encode_retry, parse_event_id
-from ..ticker import Pacer
-from ..transports.webrtc import HIGH_WATER
+from ..ticker import Schedule
 from .answerer import AnsweringPeer, close_all
+from .common import cut, open_ws
 from .config import Endpoint, ServerConfig, config_of
-from .ws_handlers import cut, open_ws
+from .pacing import Step, stream_paced
 
 __all__ = ["ice_pair", "setup", "tcp_counters"]
 
@@ -87,27 +88,31 @@ async def _stream(
     wait: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[int, bool]:
     """Send lab messages ``start..plan.count-1`` at ``plan.rate``; return (sent, was_cut)."""
-    pacer = Pacer(plan.rate, time.time())
+    if plan.count <= start:
+        return 0, False
     deadline = time.monotonic() + plan.seconds if plan.seconds else None
-    seq = start
     sent = 0
-    while seq < plan.count:
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        due = min(pacer.due(time.time()), plan.count - seq, BATCH)
-        for _ in range(due):
-            if cut_after and sent >= cut_after:
-                return sent, True
-            await send(lab_payload(seq, time.time(), plan.size, plan.binary))
-            seq += 1
-            sent += 1
+
+    async def send_next() -> Step:
+        nonlocal sent
+        if cut_after and sent >= cut_after:
+            return "stop"  # cut where the next message would go
+        await send(lab_payload(start + sent, time.time(), plan.size, plan.binary))
+        sent += 1
+        return "sent"
+
+    async def pause(seconds: float) -> None:
         if wait is not None:
             await wait()
-        if plan.rate:
-            await asyncio.sleep(pacer.wait(time.time()))
-        else:
-            await asyncio.sleep(0)  # let readers on this loop (the client, in a notebook) run
-    return sent, False
+        await asyncio.sleep(seconds)  # 0 at rate=0: let readers on this loop run
+
+    ending = await stream_paced(
+        Schedule(plan.rate, time.time(), plan.count - start, batch=BATCH),
+        send_next,
+        pause,
+        lambda: deadline is None or time.monotonic() < deadline,
+    )
+    return sent, ending == "stopped"
 
 
 # --- byte counting at the socket ------------------------------------------------------

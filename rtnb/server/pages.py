@@ -7,7 +7,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from .config import Endpoint, ServerConfig, config_of
+from .config import ENDPOINTS, Endpoint, ServerConfig, config_of
 from .security import token_param
 
 __all__ = ["render_index", "setup"]
@@ -74,8 +74,6 @@ reason. Example: <code>/ws/ticker?rate=20&amp;drop=0.1&amp;cut_after=200</code>.
 
 async def index(request: web.Request) -> web.Response:
     """GET / : the endpoint list."""
-    from .app import ENDPOINTS
-
     config = config_of(request)
     return web.Response(
         text=render_index(request.app[ENDPOINTS], config.token), content_type="text/html"

@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode, web
 
 from ..recordfmt import Record, RecordFormatError, decode_line
 from ..transports.replay import check_speed, play
+from .common import cors_headers, open_ws
 from .config import Endpoint, ServerConfig, config_of
 
 __all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
@@ -96,8 +97,6 @@ def _lookup(request: web.Request) -> tuple[Path, float, bool]:
 
 async def replay_ws(request: web.Request) -> web.WebSocketResponse:
     """Each received message of the recording as a frame (text stays text, binary stays binary)."""
-    from .ws_handlers import open_ws
-
     path, speed, loop = _lookup(request)
     ws = await open_ws(request)
 
@@ -176,8 +175,6 @@ def _one_line(text: str) -> str:
 
 async def replay_sse(request: web.Request) -> web.StreamResponse:
     """Each received message of the recording as an SSE event (with its event type and id)."""
-    from .sse_handlers import cors_headers
-
     path, speed, loop = _lookup(request)
     config = config_of(request)
     resp = web.StreamResponse(

@@ -20,11 +20,10 @@ from aiohttp import web
 from .. import jsonfast
 from ..sse_format import encode_comment, encode_event, encode_retry
 from ..ticker import parse_symbols
+from .common import cors_headers, cut, query_float, request_faults
 from .config import Endpoint, ServerConfig, config_of
 from .faults import deliver
-from .security import origin_allowed
 from .sse_streams import BATCH, StreamRegistry, plan_resume
-from .ws_handlers import cut, query_float, request_faults
 
 __all__ = ["setup"]
 
@@ -40,20 +39,6 @@ WRITE_TIMEOUT = 30.0
 CHUNK_EVENTS = BATCH
 #: How often a handler waiting between events looks whether its client left (seconds).
 CLIENT_CHECK = 0.5
-
-
-def cors_headers(request: web.Request, config: ServerConfig) -> dict[str, str]:
-    """CORS grant for an allowed ``Origin``; nothing for a disallowed or absent one."""
-    origin = request.headers.get("Origin")
-    if origin is None or not origin_allowed(origin, config.own_origins, config.allowed_origins):
-        if origin is not None:
-            log.info("SSE from origin %s: no CORS grant", origin)
-        return {}
-    return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Credentials": "true",
-        "Vary": "Origin",
-    }
 
 
 async def preflight(request: web.Request) -> web.Response:

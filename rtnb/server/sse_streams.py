@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from .. import jsonfast
 from ..sse_format import encode_event, parse_event_id
-from ..ticker import Pacer, TickGenerator
+from ..ticker import Schedule, TickGenerator
 
 __all__ = ["ResumePlan", "StreamKey", "StreamRegistry", "TickStream", "plan_resume"]
 
@@ -70,7 +70,8 @@ class TickStream:
         self.count = count
         self.history = history
         self._gen = TickGenerator(self.symbols, seed=seed)
-        self._pacer = Pacer(rate * len(self.symbols), time.time() if now is None else now)
+        start = time.time() if now is None else now
+        self._schedule = Schedule(rate * len(self.symbols), start, count, batch=BATCH)
         self._ring: list[str] = [""] * history
         self.newest = 0
         self.last_used = 0.0
@@ -90,19 +91,21 @@ class TickStream:
 
         Args:
             now: the current time (seconds since the epoch); it stamps the ticks.
-            want: at ``rate=0``, how many ticks a waiting reader asks for (at most
-                ``BATCH`` are made per call).
+            want: at ``rate=0``, how many ticks a waiting reader asks for.
+
+        At most ``BATCH`` ticks are made per call (paced ticks due beyond that
+        are made by the next call), and never more than ``count`` in all.
         """
-        n = min(want, BATCH) if self.rate == 0 else self._pacer.due(now)
-        if self.count:
-            n = min(n, self.count - self.newest)
-        if n <= 0 or not self.symbols:
+        if not self.symbols:
+            return 0
+        n = self._schedule.take(now, want if self.rate == 0 else None)
+        if n <= 0:
             return 0
         gen, ring, size, dumps = self._gen, self._ring, self.history, jsonfast.dumps
         newest = self.newest
         # Paced ticks made in a batch (after an idle spell) carry the times they
         # were due, not all the same ``now``, so a plot of them stays a line.
-        pacer = self._pacer
+        pacer = self._schedule.pacer
         step = 1.0 / pacer.rate if pacer.rate else 0.0
         first_due = pacer.start + (pacer.emitted - n) * step
         for i in range(n):
@@ -114,7 +117,7 @@ class TickStream:
 
     def wait(self, now: float) -> float:
         """Seconds until the next tick is due (0 at ``rate=0``)."""
-        return self._pacer.wait(now) if self.rate else 0.0
+        return self._schedule.wait(now)
 
     def read(self, after: int, limit: int = BATCH) -> tuple[str, int, int]:
         """Encoded ticks with ids above ``after``, at most ``limit`` of them.

@@ -13,7 +13,8 @@ when a peer leaves the others get ``{"type": "bye"}``.
 ``{"type": "hello", "role": "answer"}``, answers offers (trickled browser
 candidates included), echoes every data-channel message (text stays text, bytes
 stay bytes) and streams ticks after ``{"type": "subscribe", "symbols": "AAPL,MSFT",
-"rate": 5}`` on a channel, until ``{"type": "unsubscribe"}``. Its peer connection
+"rate": 5}`` (or ``"channel"``, see :func:`rtnb.ticker.parse_tick_command`) on a
+channel, until ``{"type": "unsubscribe"}``. Its peer connection
 is closed when its signaling socket closes or the server stops.
 """
 
@@ -24,17 +25,24 @@ import contextlib
 import logging
 import re
 import time
-from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiortc import RTCDataChannel
 
 from .. import jsonfast, signaling
-from ..ticker import Pacer, TickGenerator, parse_symbols
-from ..transports.webrtc import HIGH_WATER, LOW_WATER
+from ..rtc import HIGH_WATER, LOW_WATER
+from ..ticker import (
+    NotATickCommand,
+    Schedule,
+    TickCommand,
+    TickGenerator,
+    parse_symbols,
+    parse_tick_command,
+)
 from .answerer import AnsweringPeer, close_all
+from .common import Outbox, open_ws
 from .config import Endpoint, ServerConfig, config_of
-from .ws_handlers import Outbox, open_ws
+from .pacing import Step, stream_paced
 
 __all__ = ["setup"]
 
@@ -47,8 +55,6 @@ _ROOM_NAME = re.compile(r"^[A-Za-z0-9_.~-]{1,64}$")
 #: Messages (and bytes) held for a peer that has not joined yet.
 HELD_MESSAGES = 64
 HELD_BYTES = 512 * 1024
-#: Fastest tick rate a bot stream accepts (per symbol, per second).
-MAX_BOT_RATE = 10_000.0
 
 
 class _Peer(Outbox):
@@ -188,38 +194,31 @@ class _Bot(AnsweringPeer):
             return
         if isinstance(data, str) and data.startswith("{"):
             try:
-                cmd = jsonfast.loads(data)
-            except ValueError:
-                cmd = None
-            if isinstance(cmd, dict) and cmd.get("type") in ("subscribe", "unsubscribe"):
-                self.command(ch, cmd)
+                self.command(ch, parse_tick_command(data))
+                return
+            except NotATickCommand:
+                pass  # any other JSON is echoed
+            except ValueError as exc:  # a bad command stops the stream, as a good one would
+                self.stop_stream(ch)
+                ch.send(jsonfast.dumps({"type": "error", "error": str(exc)}))
                 return
         if ch.bufferedAmount > HIGH_WATER:
             self.skipped += 1  # the peer does not read: don't queue without bound
             return
         ch.send(data)
 
-    def command(self, ch: RTCDataChannel, cmd: dict[str, Any]) -> None:
+    def command(self, ch: RTCDataChannel, cmd: TickCommand) -> None:
         self.stop_stream(ch)
-        if cmd["type"] == "unsubscribe":
+        if cmd.action == "unsubscribe":
             ch.send(jsonfast.dumps({"type": "unsubscribed"}))
             return
-        try:
-            raw = cmd.get("symbols", cmd.get("channel"))
-            if isinstance(raw, list):
-                raw = ",".join(str(s) for s in raw)
-            symbols = parse_symbols(None if raw is None else str(raw))
-            rate = float(cmd.get("rate", 2.0))
-            count = int(cmd.get("count", 0))
-            if not (0 <= rate <= MAX_BOT_RATE) or count < 0:
-                raise ValueError(f"rate must be 0-{MAX_BOT_RATE:g} and count >= 0")
-        except (TypeError, ValueError) as exc:
-            ch.send(jsonfast.dumps({"type": "error", "error": str(exc)}))
-            return
+        symbols = parse_symbols(None) if cmd.symbols is None else cmd.symbols
+        rate = 2.0 if cmd.rate is None else cmd.rate
         ch.send(jsonfast.dumps({"type": "subscribed", "symbols": symbols, "rate": rate}))
-        self.streams[ch] = asyncio.get_running_loop().create_task(
-            self.stream(ch, symbols, rate, count), name="rtnb-webrtc-bot-ticks"
-        )
+        if symbols:
+            self.streams[ch] = asyncio.get_running_loop().create_task(
+                self.stream(ch, symbols, rate, cmd.count or 0), name="rtnb-webrtc-bot-ticks"
+            )
 
     def stop_stream(self, ch: RTCDataChannel) -> None:
         task = self.streams.pop(ch, None)
@@ -228,26 +227,23 @@ class _Bot(AnsweringPeer):
 
     async def stream(self, ch: RTCDataChannel, symbols: list[str], rate: float, count: int) -> None:
         gen = TickGenerator(symbols, seed=self.config.seed)
-        pacer = Pacer(rate * len(symbols), time.time())
         drained = asyncio.Event()
         ch.on("bufferedamountlow", drained.set)
+
+        async def send_next() -> Step:
+            ch.send(jsonfast.dumps(gen.next(time.time())))
+            return "sent"
+
+        async def pause(seconds: float) -> None:
+            if ch.bufferedAmount > HIGH_WATER:
+                drained.clear()
+                await drained.wait()
+            else:
+                await asyncio.sleep(seconds)
+
+        schedule = Schedule(rate * len(symbols), time.time(), count)
         try:
-            sent = 0
-            while ch.readyState == "open":
-                due = min(pacer.due(time.time()), 256)
-                for _ in range(due):
-                    tick = gen.next(time.time())
-                    if tick is None:
-                        return
-                    ch.send(jsonfast.dumps(tick))
-                    sent += 1
-                    if count and sent >= count:
-                        return
-                if ch.bufferedAmount > HIGH_WATER:
-                    drained.clear()
-                    await drained.wait()
-                else:
-                    await asyncio.sleep(pacer.wait(time.time()))
+            await stream_paced(schedule, send_next, pause, lambda: ch.readyState == "open")
         finally:
             # each subscribe starts a stream: don't let their listeners pile up
             ch.remove_listener("bufferedamountlow", drained.set)

@@ -5,39 +5,20 @@ the other peer can be rtnb, the server's ``/webrtc/bot`` or a browser page
 running plain ``RTCPeerConnection`` code. Data channels are SCTP over DTLS over
 ICE (RFC 8831); channels are opened in-band with DCEP (RFC 8832).
 
-How ``role="auto"`` picks a side (the rule is documented in the README):
-
-- an offer that arrives is answered;
-- the bot says ``{"type": "hello", "role": "answer"}``: offer at once;
-- the relay says ``{"type": "room", "peers": N}``: with N >= 1 the newcomer offers
-  at once, alone it waits; ``{"type": "join"}`` (someone came) starts a short
-  wait (``auto_wait``, 0.5 s) for their offer, then offers;
-- from any other signaling server: offer after ``auto_wait``.
-
-When both sides offer at once (glare) :func:`rtnb.signaling.local_offer_wins`
-decides; the loser closes its peer connection (aiortc has no rollback) and
-answers. A plain page's offer (no tie-break) always wins.
+Who offers and who answers (``role="auto"`` and glare) is decided by the pure
+:class:`rtnb.negotiator.Negotiator`; this module does the I/O it asks for,
+with the aiortc glue of :mod:`rtnb.rtc`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
-from collections.abc import Coroutine, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Coroutine, Mapping
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from aiortc import (
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCIceCandidate,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
-from aiortc.sdp import candidate_from_sdp
+from aiortc import RTCDataChannel
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -45,160 +26,32 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from .. import signaling
 from ..errors import ConnectError, ProtocolError
 from ..errors import ConnectionClosed as Closed
+from ..negotiator import (
+    AcceptAnswer,
+    Action,
+    AddCandidate,
+    AnswerOffer,
+    ArmTimer,
+    CancelTimer,
+    DropPeer,
+    End,
+    Fail,
+    MakeOffer,
+    Negotiator,
+    Note,
+    Role,
+    Send,
+    StartOffer,
+)
 from ..options import WebRTCOptions
-from ..signaling import IceCandidate, Signal
+from ..rtc import HIGH_WATER, LOW_WATER, Peer, one_line, parse_ice_servers
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 from .ws import _headers, _os_error_text
 
-__all__ = [
-    "CandidateQueue",
-    "WebRTCTransport",
-    "close_peer",
-    "parse_ice_servers",
-    "to_aiortc_candidate",
-]
+__all__ = ["HIGH_WATER", "LOW_WATER", "WebRTCTransport"]
 
 log = logging.getLogger("rtnb")
-
-Role = Literal["auto", "offer", "answer"]
-
-#: send() waits while more than this many bytes are queued on the channel ...
-HIGH_WATER = 1024 * 1024
-#: ... until the queue drains below this (the channel's bufferedAmountLowThreshold).
-LOW_WATER = 256 * 1024
-#: Candidates kept while no remote description is set yet.
-MAX_PENDING_CANDIDATES = 64
-
-
-def parse_ice_servers(value: Any) -> list[RTCIceServer]:
-    """STUN/TURN servers from strings or ``{"urls", "username", "credential"}`` dicts.
-
-    None or ``[]`` gives no servers: loopback and LAN peers need none.
-
-    >>> [s.urls for s in parse_ice_servers(["stun:stun.example.org:3478"])]
-    ['stun:stun.example.org:3478']
-
-    Raises:
-        TypeError: for anything else, naming the expected shapes.
-    """
-    if value is None:
-        return []
-    if isinstance(value, str | Mapping):
-        value = [value]
-    if not isinstance(value, Sequence):
-        raise TypeError("ice_servers must be a list of URLs or {'urls': ...} dicts")
-    out: list[RTCIceServer] = []
-    for item in value:
-        if isinstance(item, str):
-            out.append(RTCIceServer(urls=item))
-            continue
-        if isinstance(item, RTCIceServer):
-            out.append(item)
-            continue
-        if not isinstance(item, Mapping) or "urls" not in item:
-            raise TypeError(
-                "each ice server is a URL string like 'stun:host:3478' or a dict "
-                "{'urls': ..., 'username': ..., 'credential': ...}"
-            )
-        urls = item["urls"]
-        if not (isinstance(urls, str) or all(isinstance(u, str) for u in urls)):
-            raise TypeError("ice server 'urls' must be a string or a list of strings")
-        out.append(
-            RTCIceServer(
-                urls=urls if isinstance(urls, str) else list(urls),
-                username=item.get("username"),
-                credential=item.get("credential"),
-            )
-        )
-    return out
-
-
-def to_aiortc_candidate(cand: IceCandidate) -> RTCIceCandidate:
-    """A browser's trickled candidate as aiortc's ``RTCIceCandidate``.
-
-    Raises:
-        ValueError: when the candidate line has bad numbers.
-    """
-    try:
-        out = candidate_from_sdp(cand.sdp_value)
-    except (AssertionError, ValueError, IndexError) as exc:
-        raise ValueError(f"malformed ICE candidate {cand.candidate[:60]!r}") from exc
-    out.sdpMid = cand.sdp_mid
-    out.sdpMLineIndex = cand.sdp_mline_index
-    return out
-
-
-class CandidateQueue:
-    """Adds trickled remote candidates to a peer connection, in order, without blocking.
-
-    Candidates that arrive before the remote description wait in a bounded list.
-    An mDNS ``*.local`` candidate takes ~1 s to resolve, so it is added in a
-    background task instead of stalling the signaling loop.
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[IceCandidate | None] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def add(self, pc: RTCPeerConnection, cand: IceCandidate | None, ready: bool) -> None:
-        """Add ``cand`` (None = end of candidates) now if ``ready``, else keep it."""
-        if not ready:
-            if len(self.pending) >= MAX_PENDING_CANDIDATES:
-                raise ValueError(f"more than {MAX_PENDING_CANDIDATES} early ICE candidates")
-            self.pending.append(cand)
-            return
-        if cand is None:
-            if self.tasks:  # end of candidates after the mDNS ones are in
-                await asyncio.wait(set(self.tasks), timeout=5)
-            with contextlib.suppress(ValueError):  # already ended by the SDP
-                await pc.addIceCandidate(None)
-            return
-        ice = to_aiortc_candidate(cand)
-        if ice.ip.endswith(".local"):
-            task = asyncio.get_running_loop().create_task(
-                _add_quietly(pc, ice), name="rtnb-webrtc-mdns-candidate"
-            )
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        else:
-            await pc.addIceCandidate(ice)
-
-    async def flush(self, pc: RTCPeerConnection) -> None:
-        """Add the candidates kept while the remote description was missing."""
-        pending, self.pending = self.pending, []
-        for cand in pending:
-            await self.add(pc, cand, True)
-
-    async def aclose(self) -> None:
-        """Cancel candidate additions still running."""
-        self.pending.clear()
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=2)
-
-
-async def _add_quietly(pc: RTCPeerConnection, ice: RTCIceCandidate) -> None:
-    try:
-        await pc.addIceCandidate(ice)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.debug("rtnb webrtc: candidate ignored: %r", exc)
-
-
-async def close_peer(pc: RTCPeerConnection | None, timeout: float = 5.0) -> None:
-    """Close a peer connection (ICE, DTLS, SCTP and their UDP sockets), quietly."""
-    if pc is None:
-        return
-    try:
-        await asyncio.wait_for(pc.close(), timeout)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.debug("rtnb webrtc: error while closing a peer connection: %r", exc)
 
 
 class WebRTCTransport(Transport):
@@ -270,20 +123,25 @@ class WebRTCTransport(Transport):
                 options.get("verify", True), options.get("cafile")
             )
         self._ws: ClientConnection | None = None
-        self._pc: RTCPeerConnection | None = None
+        self._peer: Peer | None = None
         self._channel: RTCDataChannel | None = None
-        self._remote_set = False
-        self._candidates = CandidateQueue()
+        self._negotiator = Negotiator(role, self.auto_wait)
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._opened: asyncio.Future[None] | None = None
         self._ended: asyncio.Future[str] | None = None
         self._drained = asyncio.Event()
-        self._tiebreak = 0
-        self._local_sdp = ""
-        self.role_used: str | None = None
-        self.waiting_for: str | None = None
+
+    @property
+    def role_used(self) -> str | None:
+        """``"offer"`` or ``"answer"``: the side this connection took (None before)."""
+        return self._negotiator.role_used
+
+    @property
+    def waiting_for(self) -> str | None:
+        """What the connection waits for while it opens (None once open)."""
+        return self._negotiator.waiting_for
 
     @property
     def reconnect_by_default(self) -> bool:
@@ -298,7 +156,7 @@ class WebRTCTransport(Transport):
         self._opened = loop.create_future()
         self._ended = loop.create_future()
         self._lock = asyncio.Lock()
-        self.waiting_for = "the signaling server"
+        self._negotiator = Negotiator(self.role, self.auto_wait)
         try:
             ws = await ws_connect(self.url, **self._connect_kwargs)
         except InvalidStatus as exc:
@@ -318,14 +176,9 @@ class WebRTCTransport(Transport):
                 f"signaling server unreachable: {_os_error_text(exc, self.url)}"
             ) from exc
         self._ws = ws
-        self.waiting_for = "an offer" if self.role == "answer" else "a peer to offer or answer"
         self._spawn(self._read_signaling(ws), "rtnb-webrtc-signaling")
-        if self.role == "offer":
-            self._spawn(self._offer(), "rtnb-webrtc-offer")
-        elif self.role == "auto":
-            self._arm_timer(self.auto_wait)
+        self._act_all_now(self._negotiator.start())
         await self._opened
-        self.waiting_for = None
 
     async def serve(self) -> str:
         ended = self._ended
@@ -364,11 +217,7 @@ class WebRTCTransport(Transport):
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=3)
-        await self._candidates.aclose()
-        pc, self._pc = self._pc, None
-        self._channel = None
-        self._remote_set = False
-        await close_peer(pc)
+        await self._drop_peer()
         ws, self._ws = self._ws, None
         if ws is not None:
             try:
@@ -384,7 +233,7 @@ class WebRTCTransport(Transport):
                 fut.exception()  # mark as retrieved: close() is not the place to raise it
 
     def info(self) -> dict[str, Any]:
-        pc = self._pc
+        pc = self._peer.pc if self._peer is not None else None
         ch = self._channel
         sctp = pc.sctp if pc is not None else None
         return {
@@ -427,7 +276,7 @@ class WebRTCTransport(Transport):
                     await self._send_signal(signaling.error(f"rtnb could not use that: {exc}"))
                     continue
                 async with self._lock:
-                    await self._handle(sig)
+                    await self._perform(self._negotiator.received(sig))
         except ConnectionClosed as exc:
             why = f"signaling closed: {exc}"
         except Exception as exc:  # a bug or an aiortc surprise: fail the open clearly
@@ -437,178 +286,127 @@ class WebRTCTransport(Transport):
         self._fail(ConnectError(f"{why} before the data channel opened"))
         log.info("rtnb webrtc: %s", why)
 
-    async def _handle(self, sig: Signal) -> None:
-        kind = sig.type
-        if kind == "offer":
-            await self._on_offer(sig)
-        elif kind == "answer":
-            await self._on_answer(sig)
-        elif kind == "candidate":
-            pc = self._pc
-            if pc is None:
-                return  # candidates for an offer we did not take
-            try:
-                await self._candidates.add(pc, sig.candidate, self._remote_set)
-            except ValueError as exc:
-                await self._send_signal(signaling.error(str(exc)))
-        elif kind == "hello":
-            if sig.data.get("role") == "answer" and self.role == "answer":
-                self._fail(
-                    ConnectError(
-                        "this peer only answers and so does rtnb with role='answer'; "
-                        "use role='auto' or 'offer'",
-                        fatal=True,
-                    )
-                )
-            elif self.role == "auto" and self._pc is None:
-                self._offer_now()
-        elif kind == "room":
-            peers = sig.data.get("peers")
-            if self.role == "auto" and self._pc is None:
-                if isinstance(peers, int) and peers >= 1:
-                    self._offer_now()
-                else:
-                    self._cancel_timer()
-                    self.waiting_for = "another peer to join the room"
-        elif kind == "join":
-            if self.role == "auto" and self._pc is None:
-                self._arm_timer(self.auto_wait)
-        elif kind == "bye":
-            await self._on_bye()
-        elif kind == "error":
-            self._fail(ConnectError(f"signaling error: {sig.text}"))
+    async def _perform(self, actions: list[Action]) -> None:
+        """Do what the negotiator asks, in order, holding the signaling lock."""
+        for action in actions:
+            if self._act_now(action):
+                continue
+            if isinstance(action, Send):
+                await self._send_signal(action.message)
+            elif isinstance(action, AddCandidate):
+                peer = self._peer
+                if peer is None:
+                    continue
+                try:
+                    await peer.add_candidate(action.candidate)
+                except ValueError as exc:
+                    await self._send_signal(signaling.error(str(exc)))
+            elif isinstance(action, MakeOffer):
+                await self._perform(await self._make_offer())
+            elif isinstance(action, AnswerOffer):
+                await self._perform(await self._answer(action.sdp))
+            elif isinstance(action, AcceptAnswer):
+                await self._perform(await self._accept(action.sdp))
+            elif isinstance(action, DropPeer):
+                await self._drop_peer()
+
+    def _act_now(self, action: Action) -> bool:
+        """Do an action that needs no waiting (timers, starting tasks, outcomes); else False."""
+        if isinstance(action, ArmTimer):
+            self._cancel_timer()
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(action.delay, self._timer_fired)
+        elif isinstance(action, CancelTimer):
+            self._cancel_timer()
+        elif isinstance(action, StartOffer):
+            self._spawn(self._offer_turn(), "rtnb-webrtc-offer")
+        elif isinstance(action, Fail):
+            failure: Exception = (
+                ProtocolError(action.text)
+                if action.refused
+                else ConnectError(action.text, fatal=action.fatal)
+            )
+            self._fail(failure)
+        elif isinstance(action, End):
+            self._end(action.reason)
+        elif isinstance(action, Note):
+            log.debug("rtnb webrtc: %s", action.text)
         else:
-            log.debug("rtnb webrtc: ignored signaling message of type %r", kind)
+            return False
+        return True
 
-    def _offer_now(self) -> None:
-        self._cancel_timer()
-        self._spawn(self._offer(), "rtnb-webrtc-offer")
+    def _act_all_now(self, actions: list[Action]) -> None:
+        """Do actions outside the signaling lock (start, timer, channel open): none awaits."""
+        for action in actions:
+            if not self._act_now(action):
+                raise AssertionError(f"{action} needs the signaling lock")
 
-    def _arm_timer(self, delay: float) -> None:
-        self._cancel_timer()
-        self._timer = asyncio.get_running_loop().call_later(delay, self._offer_now)
-        self.waiting_for = f"an offer ({delay} s, then rtnb offers)"
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._act_all_now(self._negotiator.timer_fired())
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _new_pc(self) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
-        self._pc = pc
-        self._remote_set = False
-        pc.on("datachannel", self._on_datachannel)
-        pc.on("connectionstatechange", lambda: self._on_pc_state(pc))
-        return pc
-
-    async def _drop_pc(self) -> None:
-        pc, self._pc = self._pc, None
-        self._channel = None
-        self._remote_set = False
-        await self._candidates.aclose()
-        await close_peer(pc)
-
-    async def _offer(self) -> None:
+    async def _offer_turn(self) -> None:
         async with self._lock:
-            if self._pc is not None or self._opened is None or self._opened.done():
+            if self._opened is None or self._opened.done():
                 return
-            pc = self._new_pc()
-            ch = pc.createDataChannel(
-                self.label,
-                ordered=self.ordered,
-                maxRetransmits=self.max_retransmits,
-                maxPacketLifeTime=self.max_packet_life_time,
-            )
-            self._watch(ch)
-            try:
-                await pc.setLocalDescription(await pc.createOffer())
-            except Exception as exc:  # e.g. no usable network interface to gather on
-                self._fail(ConnectError(f"could not create an offer: {_one_line(exc)}"))
-                return
-            self._local_sdp = pc.localDescription.sdp
-            if not _has_candidates(self._local_sdp):
-                self._fail(ConnectError(NO_CANDIDATES, fatal=True))
-                return
-            self._tiebreak = (
-                signaling.TIEBREAK_MAX
-                if self.role == "offer"
-                else random.randint(0, signaling.TIEBREAK_MAX - 1)
-            )
-            self.role_used = "offer"
-            self.waiting_for = "an answer to rtnb's offer"
-            await self._send_signal(signaling.description("offer", self._local_sdp, self._tiebreak))
+            await self._perform(self._negotiator.offer_turn())
 
-    async def _on_offer(self, sig: Signal) -> None:
-        assert sig.sdp is not None
-        pc = self._pc
-        if pc is not None:
-            if pc.signalingState == "have-local-offer" and not self._remote_set:
-                if signaling.local_offer_wins(self._tiebreak, self._local_sdp, sig):
-                    log.debug("rtnb webrtc: glare, our offer stands")
-                    return
-                log.debug("rtnb webrtc: glare, answering the peer's offer")
-            elif self._opened is not None and self._opened.done():
-                await self._send_signal(
-                    signaling.error("renegotiation is not supported; close and reconnect")
-                )
-                return
-            await self._drop_pc()
-        self._cancel_timer()
-        pc = self._new_pc()
-        self.role_used = "answer"
+    def _new_peer(self) -> Peer:
+        peer = self._peer = Peer(self.ice_servers, self._on_datachannel)
+        pc = peer.pc
+        pc.on("connectionstatechange", lambda: self._on_pc_state(peer))
+        return peer
+
+    async def _drop_peer(self) -> None:
+        peer, self._peer = self._peer, None
+        self._channel = None
+        if peer is not None:
+            await peer.close()
+
+    async def _make_offer(self) -> list[Action]:
+        peer = self._new_peer()
+        ch = peer.pc.createDataChannel(
+            self.label,
+            ordered=self.ordered,
+            maxRetransmits=self.max_retransmits,
+            maxPacketLifeTime=self.max_packet_life_time,
+        )
+        self._watch(ch)
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="offer"))
-            self._remote_set = True
-            await self._candidates.flush(pc)
-            await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:
-            text = f"the peer's offer was refused: {_one_line(exc)}"
-            await self._send_signal(signaling.error(text))
-            self._fail(ProtocolError(text))
-            return
-        answer = pc.localDescription.sdp
-        if not _has_candidates(answer):
-            await self._send_signal(signaling.error("the answering peer has no ICE candidates"))
-            self._fail(ConnectError(NO_CANDIDATES, fatal=True))
-            return
-        self.waiting_for = "ICE and DTLS to connect"
-        await self._send_signal(signaling.description("answer", answer))
+            sdp = await peer.offer()
+        except Exception as exc:  # e.g. no usable network interface to gather on
+            return self._negotiator.offer_failed(one_line(exc))
+        return self._negotiator.offer_made(sdp)
 
-    async def _on_answer(self, sig: Signal) -> None:
-        assert sig.sdp is not None
-        pc = self._pc
-        if pc is None or pc.signalingState != "have-local-offer":
-            log.debug("rtnb webrtc: ignored an answer to no pending offer")
-            return
+    async def _answer(self, offer_sdp: str) -> list[Action]:
+        peer = self._new_peer()
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sig.sdp, type="answer"))
-            self._remote_set = True
-            await self._candidates.flush(pc)
+            sdp = await peer.answer(offer_sdp)
         except Exception as exc:
-            text = f"the peer's answer was refused: {_one_line(exc)}"
-            await self._send_signal(signaling.error(text))
-            self._fail(ProtocolError(text))
-            return
-        self.waiting_for = "ICE and DTLS to connect"
+            return self._negotiator.answer_failed(one_line(exc))
+        return self._negotiator.answer_made(sdp)
 
-    async def _on_bye(self) -> None:
-        opened = self._opened
-        if opened is not None and opened.done():
-            self._end("the peer left (bye)")
-            return
-        # The peer went away mid-negotiation: start over and wait for the next one.
-        await self._drop_pc()
-        if self.role == "offer":
-            self._spawn(self._offer(), "rtnb-webrtc-offer")
-        else:
-            self.waiting_for = "another peer"
+    async def _accept(self, answer_sdp: str) -> list[Action]:
+        peer = self._peer
+        if peer is None:
+            return []
+        try:
+            await peer.accept(answer_sdp)
+        except Exception as exc:
+            return self._negotiator.answer_refused(one_line(exc))
+        return self._negotiator.answer_accepted()
 
     # --- peer connection and channel events ---------------------------------------------
 
-    def _on_pc_state(self, pc: RTCPeerConnection) -> None:
-        if pc is not self._pc:
+    def _on_pc_state(self, peer: Peer) -> None:
+        if peer is not self._peer:
             return
+        pc = peer.pc
         state = pc.connectionState
         if state == "failed":
             if pc.iceConnectionState == "failed":
@@ -643,7 +441,7 @@ class WebRTCTransport(Transport):
     def _channel_opened(self, ch: RTCDataChannel) -> None:
         if ch is not self._channel:
             return
-        self._cancel_timer()
+        self._act_all_now(self._negotiator.channel_opened())
         opened = self._opened
         if opened is not None and not opened.done():
             opened.set_result(None)
@@ -666,19 +464,3 @@ class WebRTCTransport(Transport):
             ended.set_exception(outcome)
         else:
             ended.set_result(outcome)
-
-
-NO_CANDIDATES = (
-    "no local ICE candidates: aiortc found no usable network address (it never uses "
-    "127.0.0.1); connect this machine to a network, or on a loopback-only system add "
-    "one with 'ip addr add 127.0.0.2/8 dev lo'"
-)
-
-
-def _has_candidates(sdp: str) -> bool:
-    return "a=candidate:" in sdp
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
