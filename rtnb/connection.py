@@ -28,6 +28,7 @@ from .errors import (
     ConnectTimeout,
     RTError,
     SendNotSupported,
+    connect_error,
     describe,
 )
 from .lifecycle import (
@@ -47,6 +48,7 @@ from .runtime import bind_context, get_runtime, in_loop_thread, quietly
 from .sendtext import encode_payload
 from .stats import Counters, Stats
 from .transports import Transport, check_options, transport_class
+from .verbs import Verbs
 from .viewable import Viewable
 
 __all__ = ["Connection", "State"]
@@ -59,7 +61,7 @@ _LOOP_BLOCK = (
 )
 
 
-class Connection(Viewable):
+class Connection(Viewable, Verbs):
     """A live connection of one kind to one URL, with a bounded message log.
 
     Do not build one directly: use :func:`rtnb.connect`. Its views, recorder,
@@ -175,7 +177,7 @@ class Connection(Viewable):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            err = _as_connect_error(exc, self.open_timeout, transport.info().get("waiting_for"))
+            err = connect_error(exc, self.open_timeout, transport.info().get("waiting_for"))
             self._record_error(err)
             await quietly(transport.close())
             return open_failed(
@@ -406,9 +408,10 @@ class Connection(Viewable):
         event: str | None = None,
         id: str | None = None,
         channel: str | None = None,
+        topic: str | None = None,
     ) -> None:
         now = time.time()
-        msg = Message(data, ts=now, event=event, id=id, channel=channel)
+        msg = Message(data, ts=now, event=event, id=id, channel=channel, topic=topic)
         self.log.append(msg)
         c = self._counters
         c.received += 1
@@ -527,6 +530,11 @@ class Connection(Viewable):
         return await get_runtime().arun(self._send_when_open(payload, timeout))
 
     async def _send_when_open(self, payload: str | bytes, timeout: float | None) -> Message:
+        await self._until_open("send", timeout)
+        return await self._send_now(payload)
+
+    async def _until_open(self, what: str, timeout: float | None) -> None:
+        """On the loop: wait (up to ``timeout``) for the connection to be open to ``what``."""
         if self.state != "open":
             if self.state in FINAL_STATES:
                 raise ConnectionClosed(self.describe_state())
@@ -537,13 +545,12 @@ class Connection(Viewable):
             assert evt is not None
             try:
                 await asyncio.wait_for(evt.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise ConnectTimeout(
-                    f"cannot send: {self.describe_state()} (waited {timeout} s to open)"
+                    f"cannot {what}: {self.describe_state()} (waited {timeout} s to open)"
                 ) from None
             if self.state in FINAL_STATES:
                 raise ConnectionClosed(self.describe_state())
-        return await self._send_now(payload)
 
     async def _send_now(self, payload: str | bytes) -> Message:
         try:
@@ -553,8 +560,14 @@ class Connection(Viewable):
         except Exception as exc:
             self._record_error(exc)
             raise ConnectionClosed(f"send on {self.name!r} failed: {describe(exc)}") from exc
-        now = time.time()
-        msg = self.log.append(Message(payload, ts=now, direction="out"))
+        return self._log_sent(payload, size)
+
+    def _log_sent(
+        self, payload: str | bytes, size: int, event: str | None = None, topic: str | None = None
+    ) -> Message:
+        """Log and count what went out (on the loop)."""
+        msg = Message(payload, ts=time.time(), direction="out", event=event, topic=topic)
+        self.log.append(msg)
         self._counters.sent += 1
         self._counters.bytes_out += size
         return msg
@@ -581,20 +594,3 @@ class Connection(Viewable):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _as_connect_error(
-    exc: BaseException, open_timeout: float, waiting_for: Any = None
-) -> ConnectError:
-    if isinstance(exc, ConnectError):
-        return exc
-    err: ConnectError
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        err = ConnectTimeout(
-            f"no answer within open_timeout={open_timeout} s"
-            + (f" (was waiting for {waiting_for})" if waiting_for else "")
-        )
-    else:
-        err = ConnectError(describe(exc))
-    err.__cause__ = exc
-    return err

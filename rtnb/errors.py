@@ -7,6 +7,8 @@
     │   └── ConnectTimeout       ... within the time asked for (also a TimeoutError)
     ├── ConnectionClosed         the connection is closed or failed; reopen it with connect()
     ├── ProtocolError            the peer broke the protocol (bad frame, bad SSE, bad SDP)
+    ├── RPCError                 a request/response peer answered a call with an error
+    │                            (.code, .message, .data: JSON-RPC, Socket.IO, GraphQL)
     ├── MessagesMissed           a recv() cursor fell behind the log's bound
     ├── RecvTimeout              recv() saw no message in time (also a TimeoutError)
     ├── SendNotSupported         the kind cannot send (SSE is server-to-client; also a TypeError)
@@ -35,10 +37,12 @@ __all__ = [
     "ConnectionClosed",
     "MessagesMissed",
     "ProtocolError",
+    "RPCError",
     "RTError",
     "RecvTimeout",
     "SendNotSupported",
     "ServerError",
+    "connect_error",
     "describe",
 ]
 
@@ -74,6 +78,26 @@ class ConnectionClosed(RTError):
 
 class ProtocolError(RTError):
     """The peer sent something the protocol does not allow."""
+
+
+class RPCError(RTError):
+    """The peer answered a call with an error (JSON-RPC 2.0 section 5.1 error object).
+
+    Attributes:
+        code: the error's code (an int for JSON-RPC; ``None`` when the protocol has none).
+        message: the peer's one-line description.
+        data: any extra detail the peer sent (``None`` if none).
+
+    Example:
+        >>> str(RPCError(-32601, "Method not found", {"method": "sub"}))
+        'Method not found (code -32601)'
+    """
+
+    def __init__(self, code: int | None, message: str, data: object = None) -> None:
+        super().__init__(message if code is None else f"{message} (code {code})")
+        self.code = code
+        self.message = message
+        self.data = data
 
 
 class MessagesMissed(RTError):
@@ -135,3 +159,27 @@ def describe(exc: BaseException, sentences: tuple[type[BaseException], ...] = ()
     if isinstance(exc, _SENTENCES + sentences) or line.startswith(name):
         return line
     return f"{name}: {line}"
+
+
+def connect_error(
+    exc: BaseException, open_timeout: float, waiting_for: object = None
+) -> ConnectError:
+    """``exc``, raised while opening, as the :class:`ConnectError` a connection records.
+
+    A timeout says how long it waited and for what; anything else keeps its one line.
+
+        >>> connect_error(TimeoutError(), 15.0, "the answer").args[0]
+        'no answer within open_timeout=15.0 s (was waiting for the answer)'
+    """
+    if isinstance(exc, ConnectError):
+        return exc
+    err: ConnectError
+    if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError since 3.11
+        err = ConnectTimeout(
+            f"no answer within open_timeout={open_timeout} s"
+            + (f" (was waiting for {waiting_for})" if waiting_for else "")
+        )
+    else:
+        err = ConnectError(describe(exc))
+    err.__cause__ = exc
+    return err

@@ -54,9 +54,10 @@ class Message:
         event: the SSE event type (``None`` for other kinds or the default ``message``).
         id: the SSE event id, if any.
         channel: the WebRTC data-channel label, if any.
+        topic: the MQTT topic, if any.
     """
 
-    __slots__ = ("_json", "channel", "data", "direction", "event", "id", "seq", "ts")
+    __slots__ = ("_json", "channel", "data", "direction", "event", "id", "seq", "topic", "ts")
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class Message:
         event: str | None = None,
         id: str | None = None,
         channel: str | None = None,
+        topic: str | None = None,
     ) -> None:
         self.data = data
         self.seq = seq
@@ -76,6 +78,7 @@ class Message:
         self.event = event
         self.id = id
         self.channel = channel
+        self.topic = topic
         self._json: Any = _UNPARSED
 
     @classmethod
@@ -139,6 +142,8 @@ class Message:
             rec["id"] = self.id
         if self.channel is not None:
             rec["channel"] = self.channel
+        if self.topic is not None:
+            rec["topic"] = self.topic
         return rec
 
     def __repr__(self) -> str:

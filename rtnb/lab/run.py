@@ -205,7 +205,7 @@ async def _open(
 async def _finish(run: _Run, timeout: float) -> Summary:
     try:
         await asyncio.wait_for(run.col.done.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise _LabError(f"no end-of-stream summary within {timeout:.0f} s") from None
     assert run.col.summary is not None
     return run.col.summary
@@ -277,7 +277,7 @@ async def _probe(lab: _Lab, r: ProtocolResult) -> None:
             col.other.clear()
             try:
                 await asyncio.wait_for(col.other.wait(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         if PROBE in col.others:
             r.client_send = "echoed"

@@ -69,7 +69,7 @@ async def close_ws(
     """
     try:
         await asyncio.wait_for(ws.close(code=code, message=message), timeout)
-    except (asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, ConnectionError):
         cut(request)
 
 

@@ -312,7 +312,7 @@ class _LabPeer(AnsweringPeer):
         sig_bytes = self.signal_bytes if tcp is None else tcp[0] + tcp[1]
         try:
             sent, was_cut = await _stream(plan, 0, send, _cut_now(self.request, plan), wait)
-        except (ConnectionResetError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ConnectionResetError) as exc:
             log.debug("lab webrtc: %r", exc)
             return
         if was_cut:

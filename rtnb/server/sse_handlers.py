@@ -117,7 +117,7 @@ async def clock(request: web.Request) -> web.StreamResponse:
     sent = 0
     try:
         while not _gone(request):
-            now = datetime.datetime.now(datetime.timezone.utc)
+            now = datetime.datetime.now(datetime.UTC)
             body = jsonfast.dumps({"time": now.isoformat(timespec="milliseconds")})
             if await deliver(faults, partial(_write, resp), encode_event(body)):
                 cut(request)
@@ -136,7 +136,7 @@ async def clock(request: web.Request) -> web.StreamResponse:
                     nap = min(nap, last_write + heartbeat - now_m)
                 if not await _sleep_while_connected(request, nap):
                     return resp
-    except (ConnectionError, asyncio.TimeoutError):
+    except (TimeoutError, ConnectionError):
         pass
     return resp
 
@@ -212,7 +212,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
                 await asyncio.sleep(pause)
             elif not await _sleep_while_connected(request, pause):
                 break
-    except (ConnectionError, asyncio.TimeoutError):
+    except (TimeoutError, ConnectionError):
         pass
     return resp
 

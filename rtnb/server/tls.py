@@ -32,7 +32,7 @@ def make_self_signed(host: str = "127.0.0.1", days: int = 30) -> tuple[bytes, by
     except ValueError:
         if host and host != "localhost":
             alt.append(x509.DNSName(host))
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from ..errors import SendNotSupported
 from ..options import check_names
 
-__all__ = ["Ingest", "Transport", "check_options"]
+__all__ = ["Ingest", "Sent", "Transport", "check_options"]
 
 
 class Ingest(Protocol):
@@ -20,7 +22,25 @@ class Ingest(Protocol):
         event: str | None = None,
         id: str | None = None,
         channel: str | None = None,
+        topic: str | None = None,
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a protocol verb put on the wire, for the connection's log.
+
+    Attributes:
+        data: the payload as logged (the frame's text or bytes).
+        size: bytes on the wire.
+        event: the Socket.IO event or JSON-RPC method, if any.
+        topic: the MQTT topic, if any.
+    """
+
+    data: str | bytes
+    size: int
+    event: str | None = None
+    topic: str | None = None
 
 
 class Transport(ABC):
@@ -63,6 +83,32 @@ class Transport(ABC):
         """Send one message; return the payload's size in bytes."""
         raise NotImplementedError
 
+    # Protocol verbs (rtnb.verbs): kinds that have them override these; the others
+    # refuse with a sentence naming the kinds that do.
+
+    async def call(
+        self, method: str, params: Any, timeout: float | None, sent: Callable[[Sent], None]
+    ) -> Any:
+        """Send a request, report it through ``sent`` once it is on the wire, return the reply.
+
+        Raises:
+            RPCError: when the peer answers with an error.
+            TimeoutError: when no reply arrives within ``timeout`` seconds.
+        """
+        raise SendNotSupported(_no_verb(self.kind, "call", "jsonrpc and socketio"))
+
+    async def notify(self, method: str, params: Any) -> Sent:
+        """Send a notification (a request that gets no reply)."""
+        raise SendNotSupported(_no_verb(self.kind, "notify", "jsonrpc"))
+
+    async def emit(self, event: str, args: tuple[Any, ...]) -> Sent:
+        """Send a named event with its arguments."""
+        raise SendNotSupported(_no_verb(self.kind, "emit", "socketio"))
+
+    async def publish(self, topic: str, payload: str | bytes, qos: int, retain: bool) -> Sent:
+        """Publish ``payload`` on ``topic``."""
+        raise SendNotSupported(_no_verb(self.kind, "publish", "mqtt"))
+
     @abstractmethod
     async def close(self) -> None:
         """Close whatever is open; idempotent and quiet."""
@@ -74,6 +120,10 @@ class Transport(ABC):
     def info(self) -> dict[str, Any]:
         """Kind-specific live figures for ``stats`` (ping round trip, ICE state, ...)."""
         return {}
+
+
+def _no_verb(kind: str, verb: str, kinds: str) -> str:
+    return f"{kind} connections have no {verb}(); it belongs to {kinds} connections"
 
 
 def check_options(kind: str, given: Mapping[str, Any], known: frozenset[str]) -> None:

@@ -222,7 +222,7 @@ class WebRTCTransport(Transport):
         if ws is not None:
             try:
                 await asyncio.wait_for(ws.close(), 2)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 ws.transport.abort()
         for fut in (self._opened, self._ended):
             if fut is None:

@@ -187,7 +187,7 @@ class WebSocketTransport(Transport):
         if ws is not None:
             try:
                 await asyncio.wait_for(ws.close(), 3)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 ws.transport.abort()
 
     def info(self) -> dict[str, Any]:
