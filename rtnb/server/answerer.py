@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from .. import signaling
 from ..signaling import Signal
 from ..transports.webrtc import CandidateQueue, close_peer
+from .limits import MAX_ICE_CANDIDATES
 
 __all__ = ["AnsweringPeer", "close_all"]
 
@@ -40,6 +41,7 @@ class AnsweringPeer:
         self.remote_set = False
         self.candidates = CandidateQueue()
         self.signal_bytes = 0
+        self.candidates_taken = 0
 
     async def run(self) -> None:
         """Greet, then handle each signaling message until the socket closes."""
@@ -75,7 +77,14 @@ class AnsweringPeer:
         if sig.type == "offer":
             await self.answer(sig)
         elif sig.type == "candidate":
-            if self.pc is not None:
+            # security hook (issue 14): a bounded number of candidates per offer
+            self.candidates_taken += 1
+            if self.candidates_taken > MAX_ICE_CANDIDATES:
+                if self.candidates_taken == MAX_ICE_CANDIDATES + 1:
+                    await self.say(
+                        signaling.error(f"more than {MAX_ICE_CANDIDATES} ICE candidates: ignored")
+                    )
+            elif self.pc is not None:
                 try:
                     await self.candidates.add(self.pc, sig.candidate, self.remote_set)
                 except ValueError as exc:
@@ -116,6 +125,7 @@ class AnsweringPeer:
     async def reset(self) -> None:
         """Close the peer connection and forget pending candidates."""
         await self.candidates.aclose()
+        self.candidates_taken = 0
         pc, self.pc = self.pc, None
         self.remote_set = False
         await close_peer(pc)

@@ -9,19 +9,27 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
+from . import (
+    lab_handlers,
+    limits,
+    pages,
+    replay_handlers,
+    sse_handlers,
+    webrtc_handlers,
+    ws_handlers,
+)
 from .config import CONFIG, Endpoint, ServerConfig
+from .limits import CLIENTS
 from .security import origin_allowed, token_from_request, token_matches
 from .ws_handlers import close_ws
 
-__all__ = ["CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
+__all__ = ["CLIENTS", "CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
 
 log = logging.getLogger("rtnb.server")
 
 ENDPOINTS = web.AppKey("rtnb_endpoints", list[Endpoint])
 SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request])
 TASKS = web.AppKey("rtnb_tasks", set[asyncio.Task[None]])
-CLIENTS = web.AppKey("rtnb_clients", dict[str, int])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,7 +48,10 @@ def _public(path: str) -> bool:
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Token, Origin and per-client limits, then track the handler for shutdown."""
+    """Token and Origin checks, then track the handler for shutdown.
+
+    (Host check and connection caps come first, in :func:`limits.admission`.)
+    """
     app = request.app
     config = app[CONFIG]
     if config.token is not None and not _public(request.path):
@@ -55,13 +66,6 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if is_ws and not origin_allowed(origin, config.own_origins, config.allowed_origins):
         log.warning("refused WebSocket from origin %s", origin)
         return _refuse(403, f"origin {origin} is not allowed (see allowed_origins)")
-    peer = request.remote or "?"
-    clients = app[CLIENTS]
-    if sum(clients.values()) >= config.max_connections:
-        return _refuse(503, f"server full: {config.max_connections} connections")
-    if clients.get(peer, 0) >= config.max_connections_per_client:
-        return _refuse(429, f"too many connections from {peer}")
-    clients[peer] = clients.get(peer, 0) + 1
     task = asyncio.current_task()
     tasks = app[TASKS]
     if task is not None:
@@ -72,16 +76,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         # The client left mid-response (often before its headers were even
         # sent): routine, not a server error worth a logged traceback. aiohttp
         # finds the connection gone when it tries to send this.
-        log.debug("client %s left: %r", peer, exc)
+        log.debug("client %s left: %r", request.remote, exc)
         return web.Response(status=400, reason="client gone")
     finally:
         if task is not None:
             tasks.discard(task)
-        left = clients.get(peer, 1) - 1
-        if left:
-            clients[peer] = left
-        else:
-            clients.pop(peer, None)
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -104,12 +103,15 @@ async def _close_streams(app: web.Application) -> None:
 
 def build_app(config: ServerConfig) -> web.Application:
     """The application for one in-kernel server (routes from each handler module)."""
-    app = web.Application(middlewares=[guard], client_max_size=config.max_message_size)
+    # security hook (issue 14): Host check and caps per client identity run first
+    app = web.Application(
+        middlewares=[limits.admission, guard], client_max_size=config.max_message_size
+    )
+    limits.setup(app, config)
     app[CONFIG] = config
     app[ENDPOINTS] = []
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[TASKS] = set()
-    app[CLIENTS] = {}
     for module in (
         ws_handlers,
         sse_handlers,

@@ -22,6 +22,7 @@ from aiohttp import WSCloseCode, web
 from ..recordfmt import Record, RecordFormatError, decode_line
 from ..transports.replay import check_speed, play
 from .config import Endpoint, ServerConfig, config_of
+from .limits import claim_unpaced
 
 __all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
 
@@ -91,6 +92,8 @@ def _lookup(request: web.Request) -> tuple[Path, float, bool]:
         raise web.HTTPBadRequest(text="speed must be a number >= 0") from None
     speed = min(speed, MAX_SPEED)
     loop = request.query.get("loop", "") in ("1", "true", "yes")
+    if speed == 0:
+        claim_unpaced(request)  # security hook (issue 14): bounded flat-out streams
     return path, speed, loop
 
 

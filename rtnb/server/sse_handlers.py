@@ -22,6 +22,7 @@ from ..sse_format import encode_comment, encode_event, encode_retry
 from ..ticker import parse_symbols
 from .config import Endpoint, ServerConfig, config_of
 from .faults import deliver
+from .limits import claim_unpaced
 from .security import origin_allowed
 from .sse_streams import BATCH, StreamRegistry, plan_resume
 from .ws_handlers import cut, query_float, request_faults
@@ -180,6 +181,8 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     count = int(query_float(request, "count", 0, 0, 1e12))
     faults = request_faults(request, seed)
     retry_ms = _retry_ms(request)
+    if rate == 0:
+        claim_unpaced(request)  # security hook (issue 14): bounded flat-out streams
     now = time.time()
     stream = request.app[STREAMS].get((tuple(symbols), rate, seed, count), now)
     last = request.headers.get("Last-Event-ID", request.query.get("last_event_id"))

@@ -14,6 +14,7 @@ from .. import jsonfast
 from ..ticker import Pacer, TickGenerator, parse_symbols
 from .config import Endpoint, ServerConfig, config_of
 from .faults import FaultInjector, deliver, injector_from_query
+from .limits import claim_unpaced
 
 __all__ = ["setup"]
 
@@ -231,6 +232,8 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
     seed = int(query_float(request, "seed", config.seed, 0, 2**31))
     gen = TickGenerator(symbols, seed=seed)
     faults = request_faults(request, seed)
+    if rate == 0:
+        claim_unpaced(request)  # security hook (issue 14): bounded flat-out streams
     ws = await open_ws(request)
     changed = asyncio.Event()
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .. import localtrust
 from ..errors import ConnectError, ConnectionClosed, ProtocolError
 from ..sse_format import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SSEParser
 from .base import Ingest, Transport, check_options
@@ -143,6 +144,7 @@ class SSETransport(Transport):
 
     async def open(self) -> None:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        headers.update(localtrust.headers_for(self.url))  # security hook (issue 14)
         headers.update(self._headers)
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
