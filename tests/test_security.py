@@ -844,3 +844,42 @@ def test_unpaced_streams_are_bounded_for_other_clients(tmp_path: Path) -> None:
         wait_for(lambda: srv._app is not None and srv._app[GATE].unpaced == 0)
     finally:
         srv.stop()
+
+
+@pytest.mark.webrtc
+def test_ice_candidates_trickled_to_the_bot_are_capped(fresh_server: Server) -> None:
+    require_netns()
+    import json
+
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from rtnb.server.limits import MAX_ICE_CANDIDATES
+
+    async def trickle() -> list[str]:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.createDataChannel("x")
+        await pc.setLocalDescription(await pc.createOffer())
+        errors = []
+        try:
+            async with ws_connect(fresh_server.url_for("/webrtc/bot")) as ws:
+                await ws.recv()  # hello
+                sdp = {"type": "offer", "sdp": pc.localDescription.sdp}
+                await ws.send(json.dumps({"type": "offer", "sdp": sdp}))
+                assert json.loads(await ws.recv())["type"] == "answer"
+                for i in range(MAX_ICE_CANDIDATES + 40):
+                    line = f"candidate:{i} 1 udp 2122260223 127.0.0.1 {20000 + i} typ host"
+                    cand = {"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0}
+                    await ws.send(json.dumps({"type": "candidate", "candidate": cand}))
+                await ws.send("{oops")  # answered after the candidates: the end
+                while True:
+                    got = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if got.get("type") == "error":
+                        errors.append(got["error"])
+                        if "not JSON" in got["error"]:
+                            return errors
+        finally:
+            await pc.close()
+
+    errors = rtnb.runtime.run(trickle(), 30)
+    capped = [e for e in errors if f"more than {MAX_ICE_CANDIDATES} ICE candidates" in e]
+    assert len(capped) == 1, errors  # said once, the rest ignored silently

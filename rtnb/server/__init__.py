@@ -24,7 +24,7 @@ from ..errors import ServerError
 from ..runtime import get_runtime
 from .app import ENDPOINTS, build_app
 from .config import Endpoint, ServerConfig
-from .limits import GATE
+from .limits import BACKLOG, GATE
 from .security import generate_token, is_loopback_host, token_param
 
 __all__ = ["Server", "proxy_prefix_for", "running_server", "serve"]
@@ -103,6 +103,7 @@ class Server:
             self.config.host,
             self.config.port,
             ssl_context=self.ssl_context,
+            backlog=BACKLOG,  # security hook (issue 14): the gate's accept burst
         )
         try:
             await site.start()

@@ -54,9 +54,13 @@ CLIENTS = web.AppKey("rtnb_clients", dict[str, int])
 CLIENT = web.RequestKey("rtnb_client", tuple[str, bool])
 UNPACED = web.RequestKey("rtnb_unpaced", bool)
 
+#: Connections the listening socket may queue, and so accept in one go (asyncio
+#: accepts up to this many per loop turn, before any dropped one is closed).
+BACKLOG = 128
 #: Seconds between two looks at every connection.
 SWEEP = 0.5
-#: Seconds a closing connection may take to go before it is aborted.
+#: Seconds a closing connection may take to go before it is aborted (at most a
+#: quarter of the heartbeat).
 CLOSE_GRACE = 2.0
 #: Remote ICE candidates a server peer takes for one offer (RFC 8445 gathers a
 #: handful per interface; thousands would only cost memory and checks).
@@ -69,7 +73,9 @@ def fit_to_descriptors(wanted: int) -> int:
     """``wanted`` connections, lowered to leave room under the file descriptor limit.
 
     A quarter of the limit (at least 48) is left for the rest of the process,
-    so the server stops accepting before ``accept()`` fails for lack of descriptors.
+    and ``BACKLOG`` more for connections accepted in one burst (the ones dropped
+    to make room close a moment later), so ``accept()`` never fails for lack
+    of descriptors: a failing accept pauses the whole server for a second.
     """
     try:
         import resource
@@ -79,7 +85,7 @@ def fit_to_descriptors(wanted: int) -> int:
         return wanted
     if soft <= 0 or soft == resource.RLIM_INFINITY:
         return wanted
-    return max(1, min(wanted, soft - max(48, soft // 4)))
+    return max(1, min(wanted, soft - max(48, soft // 4) - BACKLOG))
 
 
 def refuse(status: int, reason: str) -> web.Response:
@@ -92,6 +98,7 @@ def refuse(status: int, reason: str) -> web.Response:
 @dataclass(eq=False)
 class _Conn:
     transport: asyncio.Transport
+    peer: str
     since: float  # accept time, or the end of the last request
     busy: int = 0  # requests in progress
     requests: int = 0
@@ -106,6 +113,8 @@ class ConnectionGate:
     Attributes:
         capacity: connections at once (``max_connections`` fitted to descriptors).
         reserved: of those, how many only this process's own clients may use.
+        per_client: requests at once from one other client: ``max_connections_per_client``,
+            at most half of the unreserved capacity.
         counts: what the gate did: ``evicted``, ``refused``, ``timed_out``,
             ``stalled`` (cut for taking no data), ``closing`` (aborted while closing).
     """
@@ -114,6 +123,10 @@ class ConnectionGate:
         self.config = config
         self.capacity = fit_to_descriptors(config.max_connections)
         self.reserved = min(config.reserved_connections, self.capacity // 4)
+        # no other client may hold more than half of what is left for them
+        self.per_client = max(
+            1, min(config.max_connections_per_client, (self.capacity - self.reserved) // 2)
+        )
         self.connections: dict[object, _Conn] = {}
         self.clients: dict[str, int] = {}  # requests in progress per identity
         self.busy_total = 0
@@ -167,16 +180,13 @@ class ConnectionGate:
 
     def _accepted(self, handler: object, transport: asyncio.Transport) -> None:
         now = asyncio.get_running_loop().time()
-        self.connections[handler] = _Conn(transport, now)
+        peername = transport.get_extra_info("peername")
+        peer = str(peername[0]) if isinstance(peername, tuple) and peername else "?"
+        self.connections[handler] = _Conn(transport, peer, now)
         if len(self.connections) <= self.capacity:
             return
-        waiting = [
-            (c.since, i, h)
-            for i, (h, c) in enumerate(self.connections.items())
-            if not c.busy and h is not handler
-        ]
-        if waiting:
-            victim = min(waiting)[2]
+        victim = self._longest_waiting(exclude=handler)
+        if victim is not None:
             self.counts["evicted"] += 1
             self.connections.pop(victim).transport.abort()
             return
@@ -191,6 +201,18 @@ class ConnectionGate:
         )
         transport.close()
 
+    def _longest_waiting(self, exclude: object) -> object | None:
+        """The connection to drop for a newcomer: of the address with the most
+        connections waiting for a request, the one that has waited longest."""
+        by_peer: dict[str, list[tuple[float, object]]] = {}
+        for h, c in self.connections.items():
+            if not c.busy and h is not exclude:
+                by_peer.setdefault(c.peer, []).append((c.since, h))
+        if not by_peer:
+            return None
+        crowd = max(by_peer.values(), key=len)
+        return min(crowd, key=lambda item: item[0])[1]
+
     async def _sweep_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -203,12 +225,14 @@ class ConnectionGate:
     def sweep(self, now: float) -> None:
         """Time out, cut and abort what the rules say (runs every ``SWEEP`` seconds)."""
         config = self.config
+        # a closing WebSocket was found dead by its heartbeat: leave it a moment
+        grace = min(CLOSE_GRACE, config.heartbeat / 4) if config.heartbeat else CLOSE_GRACE
         for c in list(self.connections.values()):
             t = c.transport
             if t.is_closing():
                 if c.closing_since is None:
                     c.closing_since = now
-                elif now - c.closing_since >= CLOSE_GRACE:
+                elif now - c.closing_since >= grace:
                     self.counts["closing"] += 1
                     t.abort()
                 continue
@@ -249,7 +273,8 @@ class ConnectionGate:
             not trusted and self.busy_others >= self.capacity - self.reserved
         ):
             return refuse(503, f"server full: {self.capacity} connections")
-        if self.clients.get(identity, 0) >= self.config.max_connections_per_client:
+        cap = self.config.max_connections_per_client if trusted else self.per_client
+        if self.clients.get(identity, 0) >= cap:
             return refuse(429, f"too many connections from {identity}")
         return None
 
