@@ -28,7 +28,7 @@ import rtnb
 import rtnb.runtime
 from rtnb.errors import ConnectError
 from rtnb.recordfmt import Header, Record, encode, encode_header
-from rtnb.server import Server
+from rtnb.server import Server, security
 from rtnb.server.app import SOCKETS
 from rtnb.server.limits import GATE
 from rtnb.server.webrtc_handlers import BOTS
@@ -47,8 +47,10 @@ class RawWS:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, path: str = "/ws/echo", origin: str | None = None) -> RawWS:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(
+        cls, port: int, path: str = "/ws/echo", origin: str | None = None, source: str = "127.0.0.1"
+    ) -> RawWS:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         key = base64.b64encode(os.urandom(16))
         head = (
             (
@@ -769,13 +771,14 @@ def test_other_local_clients_cannot_use_up_the_notebooks_caps() -> None:
 def test_reserved_connections_are_kept_for_the_notebook() -> None:
     srv = rtnb.serve(max_connections=8, reserved_connections=2, max_connections_per_client=100)
 
-    async def others(n: int) -> list[RawWS]:
-        return [await RawWS.connect(srv.port, "/ws/echo") for _ in range(n)]
+    async def others(sources: list[str]) -> list[RawWS]:
+        return [await RawWS.connect(srv.port, "/ws/echo", source=s) for s in sources]
 
     try:
-        held = rtnb.runtime.run(others(6), 10)  # 8 - 2 reserved
-        with pytest.raises(AssertionError, match="503"):
-            rtnb.runtime.run(RawWS.connect(srv.port, "/ws/echo"), 10)
+        # 8 - 2 reserved, from two addresses (one may hold at most half of those 6)
+        held = rtnb.runtime.run(others(["127.0.0.2"] * 3 + ["127.0.0.3"] * 3), 10)
+        with pytest.raises(AssertionError, match="503 server full"):
+            rtnb.runtime.run(RawWS.connect(srv.port, "/ws/echo", source="127.0.0.4"), 10)
         mine = rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10)
         mine.send("in")
         assert mine.recv(timeout=5).data == "in"
@@ -883,3 +886,65 @@ def test_ice_candidates_trickled_to_the_bot_are_capped(fresh_server: Server) -> 
     errors = rtnb.runtime.run(trickle(), 30)
     capped = [e for e in errors if f"more than {MAX_ICE_CANDIDATES} ICE candidates" in e]
     assert len(capped) == 1, errors  # said once, the rest ignored silently
+
+
+# --- the pure rules, directly ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "any_address", "ok"),
+    [
+        ("127.0.0.1:8888", (), False, True),
+        ("127.9.9.9", (), False, True),
+        ("[::1]:8888", (), False, True),
+        ("LOCALHOST:1", (), False, True),
+        ("localhost.", (), False, True),
+        ("evil.example:8888", (), False, False),
+        ("127.0.0.1.evil.example", (), False, False),
+        ("localhost@evil.example", (), False, False),
+        ("", (), False, False),
+        ("a b", (), False, False),
+        ("192.168.1.5:80", (), False, False),
+        ("192.168.1.5:80", (), True, True),
+        ("[fe80::1]:80", (), True, True),
+        ("lan.example", (), True, False),
+        ("Lan.Example:80", ("lan.example",), False, True),
+        ("anything.example", ("*",), False, True),
+        (None, (), False, True),
+    ],
+)
+def test_host_allowed(
+    host: str | None, allowed: tuple[str, ...], any_address: bool, ok: bool
+) -> None:
+    assert security.host_allowed(host, allowed, any_address) is ok
+
+
+@pytest.mark.parametrize(
+    ("origin", "parsed"),
+    [
+        ("http://localhost:8888", ("http", "localhost", 8888)),
+        ("HTTPS://Example.org", ("https", "example.org", None)),
+        ("http://[::1]:3000", ("http", "::1", 3000)),
+        ("http://evil.com:80@127.0.0.1", None),
+        ("http://user@localhost", None),
+        ("http://localhost/", None),
+        ("http://localhost:99999", None),
+        ("http://localhost:0", None),
+        ("ftp://localhost", None),
+        ("null", None),
+        ("http://[::1", None),
+    ],
+)
+def test_parse_origin_takes_only_scheme_host_and_port(
+    origin: str, parsed: tuple[str, str, int | None] | None
+) -> None:
+    assert security.parse_origin(origin) == parsed
+
+
+def test_static_names_and_client_identity() -> None:
+    assert security.static_name_ok("webrtc.js") and security.static_name_ok("sse")
+    for bad in ("", ".env", "../x", "a/b", "a\\b", "a" * 101, "x..y", "é"):
+        assert not security.static_name_ok(bad), bad
+    assert security.client_identity(None, None, "k") == ("?", False)
+    assert security.client_identity("::1", "wrong", "k") == ("::1", False)
+    assert security.client_identity("::1", "k", "k") == ("::1 (this process)", True)
