@@ -948,3 +948,16 @@ def test_static_names_and_client_identity() -> None:
     assert security.client_identity(None, None, "k") == ("?", False)
     assert security.client_identity("::1", "wrong", "k") == ("::1", False)
     assert security.client_identity("::1", "k", "k") == ("::1 (this process)", True)
+
+
+def test_a_server_on_every_interface_serves_addresses_and_this_machines_name() -> None:
+    srv = rtnb.serve(host="0.0.0.0", token="t")
+    try:
+        for host, status in (
+            ("192.0.2.7:80", 200),
+            (f"{socket.gethostname()}:{srv.port}", 200),
+            ("evil.example", 403),
+        ):
+            assert http_status(srv.port, "/?token=t", host)[0] == status, host
+    finally:
+        srv.stop()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -165,6 +166,8 @@ class ConnectionGate:
         self.any_address = host in ("", "0.0.0.0", "::")
         if host and not self.any_address:
             self.allowed_hosts = (*self.allowed_hosts, host)
+        elif self.any_address:  # reached from the LAN by address or by this machine's name
+            self.allowed_hosts = (*self.allowed_hosts, socket.gethostname())
         if proxy_prefix:
             self.proxy_context = proxy_prefix.rstrip("/")
         loop = asyncio.get_running_loop()
