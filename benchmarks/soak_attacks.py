@@ -47,10 +47,11 @@ SERVER = textwrap.dedent(
     print(json.dumps({"port": srv.port}), flush=True)
 
     def own_client():  # the notebook's own connections, every half second
+        reconnect = json.loads(sys.argv[2])
         while True:
             t = time.perf_counter()
             try:
-                c = rtnb.connect("ws", srv.url_for("/ws/echo"), reconnect=False, name="own")
+                c = rtnb.connect("ws", srv.url_for("/ws/echo"), reconnect=reconnect, name="own")
                 c.wait_open(10).send("p")
                 c.recv(timeout=10)
                 c.close()
@@ -82,6 +83,8 @@ class Plan:
     idle: int = 200
     nofile: int = 256
     heartbeat: float = 15.0
+    #: whether the notebook's client reconnects (rtnb's default) or counts a failure
+    reconnect: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -277,7 +280,7 @@ def run(plan: Plan) -> Tally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (plan.nofile, hard))
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, json.dumps(settings)],
+        [sys.executable, "-c", SERVER, json.dumps(settings), json.dumps(plan.reconnect)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -326,7 +329,8 @@ def report(plan: Plan, t: Tally) -> str:
         [
             f"attacks for {plan.seconds:.0f} s: {plan.slow} slow-header, {plan.tickers} + "
             f"{plan.chats} non-reading ws, {plan.idle} idle ws; fd limit {plan.nofile or 'none'}",
-            f"notebook's own client: {_ms(t.own)}; failed {len(t.own_errors)}"
+            f"notebook's own client{' (reconnect on)' if plan.reconnect else ''}: "
+            f"{_ms(t.own)}; failed {len(t.own_errors)}"
             + (f" ({t.own_errors[0]})" if t.own_errors else ""),
             f"other client (127.0.0.2): {_ms(t.other)}; failed {len(t.other_errors)}"
             + (f" ({sorted(set(t.other_errors))})" if t.other_errors else ""),
@@ -348,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--nofile", type=int, help="the server's descriptor limit (0: unchanged)")
     ap.add_argument("--heartbeat", type=float)
+    ap.add_argument(
+        "--reconnect", action="store_true", help="the notebook's client retries (the default)"
+    )
     ap.add_argument("--set", action="append", default=[], help="a server setting, KEY=JSON")
     args = ap.parse_args(argv)
     plan = (
@@ -361,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         plan.nofile = args.nofile
     if args.heartbeat is not None:
         plan.heartbeat = args.heartbeat
+    plan.reconnect = args.reconnect
     for item in args.set:
         key, _, value = item.partition("=")
         plan.settings[key] = json.loads(value)

@@ -4,9 +4,11 @@ One :class:`ConnectionGate` per server sees every TCP connection from accept
 to close (it hooks the aiohttp server's connection callbacks) and enforces:
 
 - ``max_connections`` counted from accept, lowered to fit the process's file
-  descriptor limit. When full, the connection that has waited longest without
-  a request in progress (slow or idle: it cost nothing yet) makes room; when
-  every connection is busy, the newcomer gets a 503 and is closed.
+  descriptor limit (less a backlog's worth, for a burst of accepts). When
+  full, a connection waiting without a request in progress (slow or idle: it
+  cost nothing yet) makes room: of the address with the most such, the one
+  that has waited longest, so a flood from one address cannot push out
+  another. When every connection is busy, the newcomer gets a 503 and is closed.
 - ``header_timeout``: a new connection must deliver a complete request head in
   time; ``idle_timeout``: a kept-alive one must send its next request in time.
 - ``send_timeout``: a client whose socket takes no data (its write buffer
