@@ -13,6 +13,7 @@ PURE_MODULES = [
     "rtnb.stats",
     "rtnb.ticker",
     "rtnb.server.security",
+    "rtnb.localtrust",
     "rtnb.connection",
 ]
 

@@ -34,6 +34,7 @@ PURE = [
     "jsonfast.py",
     "lifecycle.py",
     "message.py",
+    "localtrust.py",
     "server/security.py",
     "server/sse_streams.py",
 ]

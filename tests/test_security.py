@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import re
+import socket
 import struct
 import time
 import tracemalloc
@@ -20,12 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 
 import rtnb
 import rtnb.runtime
 from rtnb.errors import ConnectError
-from rtnb.server import Server
+from rtnb.recordfmt import Header, Record, encode, encode_header
+from rtnb.server import Server, security
 from rtnb.server.app import SOCKETS
+from rtnb.server.limits import GATE
 from rtnb.server.webrtc_handlers import BOTS
 
 from .conftest import CHROMIUM, CHROMIUM_FLAGS, require_netns, wait_for
@@ -42,8 +47,10 @@ class RawWS:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, path: str = "/ws/echo", origin: str | None = None) -> RawWS:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(
+        cls, port: int, path: str = "/ws/echo", origin: str | None = None, source: str = "127.0.0.1"
+    ) -> RawWS:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         key = base64.b64encode(os.urandom(16))
         head = (
             (
@@ -435,7 +442,7 @@ def test_undecodable_token_and_malformed_origin_are_refused_not_a_500() -> None:
     async def status(headers: bytes) -> bytes:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.write(
-            b"GET /ws/echo?token=abc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"GET /ws/echo?token=abc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + b"\r\n"
         )
@@ -469,7 +476,7 @@ def test_garbage_instead_of_a_handshake_is_a_400_and_the_server_lives_on() -> No
             asyncio.run(garbage(p))
             for p in (
                 b"\x00" * 100 + b"\r\n\r\n",
-                b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",
+                b"GET /ws/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\r\n",
                 b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n",
             )
         ]
@@ -550,5 +557,407 @@ def test_bot_peers_are_bounded_with_a_reason() -> None:
         wait_for(lambda: srv._app is not None and not srv._app[BOTS])
         third = rtnb.connect("ws", srv.url_for("/webrtc/bot"), reconnect=False).wait_open(10)
         assert third.recv(timeout=5).json["type"] == "hello"
+    finally:
+        srv.stop()
+
+
+# --- issue 14: DNS rebinding (the Host check) -------------------------------------------
+
+
+def write_recording(path: Path, payloads: list[str]) -> None:
+    lines = [encode_header(Header(kind="ws", url="ws://example/ws", started=1000.0))]
+    lines += [encode(Record(ts=1000.0 + i, data=p, seq=i)) for i, p in enumerate(payloads)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def http_status(port: int, path: str, host: str, extra: str = "") -> tuple[int, bytes]:
+    """One raw request with a chosen Host header: (status, the whole answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]), answer
+
+
+UPGRADE = (
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+)
+
+
+def test_a_request_for_another_host_name_is_refused_with_the_reason(tmp_path: Path) -> None:
+    recording = tmp_path / "r.jsonl"
+    write_recording(recording, ["secret"])
+    srv = rtnb.serve()
+    try:
+        srv.add_recording("r", recording)
+        port = srv.port
+        evil = f"evil.example:{port}"
+        for path, extra in (
+            ("/", ""),
+            ("/sse/clock", ""),
+            ("/sse/replay?name=r", ""),
+            ("/ws/echo", UPGRADE),
+            ("/demo/ws", ""),
+        ):
+            status, answer = http_status(port, path, evil, extra)
+            assert status == 403, (path, answer[:200])
+            assert b"DNS rebinding" in answer
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "127.0.0.2", f"[::1]:{port}"):
+            assert http_status(port, "/", host)[0] == 200, host
+        # a trailing dot or letter case does not smuggle a name in
+        assert http_status(port, "/", "EVIL.example.")[0] == 403
+        assert http_status(port, "/", "localhost.evil.example")[0] == 403
+    finally:
+        srv.stop()
+
+
+def test_allowed_hosts_serves_a_lan_name_and_star_serves_any() -> None:
+    named = rtnb.serve(allowed_hosts=["lab.example"])
+    anyone = rtnb.serve(allowed_hosts=["*"])
+    try:
+        assert http_status(named.port, "/", "lab.example:80")[0] == 200
+        assert http_status(named.port, "/", "evil.example")[0] == 403
+        assert http_status(anyone.port, "/", "evil.example")[0] == 200
+    finally:
+        named.stop()
+        anyone.stop()
+
+
+def test_jupyter_server_proxy_requests_carry_the_browser_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RTNB_PROXY_PREFIX", "/user/ann/proxy/")
+    srv = rtnb.serve()
+    try:
+        context = f"X-Forwarded-Context: /user/ann/proxy/{srv.port}\r\n"
+        assert http_status(srv.port, "/", "hub.example.org", context)[0] == 200
+        other = "X-Forwarded-Context: /user/bob/proxy/1\r\n"
+        assert http_status(srv.port, "/", "hub.example.org", other)[0] == 403
+    finally:
+        srv.stop()
+
+
+# --- issue 14: slow and idle connections -------------------------------------------------
+
+
+def aiohttp_connections(srv: Server) -> int:
+    """TCP connections the server holds (aiohttp's own count, from accept)."""
+    runner = srv._runner
+    assert runner is not None and runner.server is not None
+    return len(runner.server.connections)
+
+
+def test_slow_header_clients_are_counted_timed_out_and_cannot_lock_others_out() -> None:
+    srv = rtnb.serve(max_connections=20, header_timeout=2.0)
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(30):  # more than max_connections, each still sending its headers
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            slow.append(s)
+        # counted from accept: the oldest waiting ones made room, never more than 20 held
+        wait_for(lambda: aiohttp_connections(srv) <= 20, timeout=5)
+        assert get_status(srv.url + "/") == 200  # a legitimate client is served at once
+        # the header timeout closes the rest
+        wait_for(lambda: aiohttp_connections(srv) == 0, timeout=2.0 + 3)
+        for s in slow:
+            s.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert s.recv(100) == b""
+    finally:
+        for s in slow:
+            s.close()
+        srv.stop()
+
+
+def test_connections_that_go_free_their_slots_at_once() -> None:
+    srv = rtnb.serve(max_connections=20)
+    idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(15)]
+    try:
+        wait_for(lambda: aiohttp_connections(srv) == 15, timeout=5)
+        gate = srv._app[GATE] if srv._app is not None else None
+        assert gate is not None and len(gate.connections) == 15
+        for s in idle:
+            s.close()
+        wait_for(lambda: not gate.connections, timeout=1.0)
+    finally:
+        for s in idle:
+            s.close()
+        srv.stop()
+
+
+def get_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+# --- issue 14: clients that never read ---------------------------------------------------
+
+
+def silent_ws(port: int, path: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{UPGRADE}\r\n".encode())
+    s.settimeout(10)
+    assert s.recv(12).startswith(b"HTTP/1.1 101")
+    return s
+
+
+def test_clients_that_never_read_are_aborted_within_twice_the_heartbeat() -> None:
+    heartbeat = 2.0
+    srv = rtnb.serve(heartbeat=heartbeat, send_timeout=heartbeat)
+    silent = [silent_ws(srv.port, "/ws/ticker?rate=0") for _ in range(4)]
+    silent += [silent_ws(srv.port, "/ws/chat") for _ in range(3)]
+
+    async def flood() -> None:
+        async with ws_connect(srv.url_for("/ws/chat")) as sender:
+            for _ in range(60):
+                await sender.send("x" * 50_000)
+            await asyncio.sleep(0.2)
+
+    try:
+        asyncio.run(flood())
+        t0 = time.monotonic()
+        wait_for(lambda: aiohttp_connections(srv) == 0, timeout=2 * heartbeat + 2)
+        assert time.monotonic() - t0 < 2 * heartbeat + 1
+        still_serving(srv)
+    finally:
+        for s in silent:
+            s.close()
+        srv.stop()
+
+
+# --- issue 14: other local processes cannot lock the notebook out ---------------------
+
+
+def test_other_local_clients_cannot_use_up_the_notebooks_caps() -> None:
+    srv = rtnb.serve(max_connections_per_client=4, max_connections=12, reserved_connections=3)
+
+    async def others(n: int) -> list[RawWS]:
+        return [await RawWS.connect(srv.port, "/ws/echo") for _ in range(n)]
+
+    try:
+        # no key: another local process, all on 127.0.0.1
+        held = rtnb.runtime.run(others(4), 10)
+        with pytest.raises(AssertionError, match="429"):
+            rtnb.runtime.run(RawWS.connect(srv.port, "/ws/echo"), 10)
+        # the notebook's own client carries this server's key: counted apart
+        mine = [rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10) for _ in range(4)]
+        mine[0].send("mine")
+        assert mine[0].recv(timeout=5).data == "mine"
+        extra = rtnb.connect("ws", srv.url_for("/ws/echo"), reconnect=False)
+        with pytest.raises(
+            ConnectError, match=r"429 \(.*too many connections from 127.0.0.1 \(this process\)"
+        ):
+            extra.wait_open(10)
+        for ws in held:
+            ws.close()
+    finally:
+        srv.stop()
+
+
+def test_reserved_connections_are_kept_for_the_notebook() -> None:
+    srv = rtnb.serve(max_connections=8, reserved_connections=2, max_connections_per_client=100)
+
+    async def others(sources: list[str]) -> list[RawWS]:
+        return [await RawWS.connect(srv.port, "/ws/echo", source=s) for s in sources]
+
+    try:
+        # 8 - 2 reserved, from two addresses (one may hold at most half of those 6)
+        held = rtnb.runtime.run(others(["127.0.0.2"] * 3 + ["127.0.0.3"] * 3), 10)
+        with pytest.raises(AssertionError, match="503 server full"):
+            rtnb.runtime.run(RawWS.connect(srv.port, "/ws/echo", source="127.0.0.4"), 10)
+        mine = rtnb.connect("ws", srv.url_for("/ws/echo")).wait_open(10)
+        mine.send("in")
+        assert mine.recv(timeout=5).data == "in"
+        for ws in held:
+            ws.close()
+    finally:
+        srv.stop()
+
+
+# --- issue 14: smaller items -----------------------------------------------------------
+
+
+def test_a_very_long_demo_name_is_a_404_not_a_500(server: Server) -> None:
+    assert get_status(server.url_for("/demo/" + "a" * 5000)) == 404
+    assert get_status(server.url_for("/demo/..%2fsecurity.py")) == 404
+    assert get_status(server.url_for("/demo/sse")) == 200
+
+
+def test_an_origin_with_userinfo_is_not_taken_for_its_host() -> None:
+    async def status(port: int, origin: str) -> int:
+        try:
+            ws = await RawWS.connect(port, origin=origin)
+        except AssertionError as exc:
+            return int(str(exc).split()[1].strip("'\""))
+        ws.close()
+        return 101
+
+    srv = rtnb.serve()
+    try:
+        for origin in (
+            "http://evil.com:80@127.0.0.1",
+            "http://evil.com@localhost:8888",
+            "http://127.0.0.1/path",
+            "http://localhost:8888?x=1",
+        ):
+            assert asyncio.run(status(srv.port, origin)) == 403, origin
+        assert asyncio.run(status(srv.port, "http://127.0.0.1:9")) == 101
+    finally:
+        srv.stop()
+
+
+def test_unpaced_streams_are_bounded_for_other_clients(tmp_path: Path) -> None:
+    recording = tmp_path / "r.jsonl"
+    write_recording(recording, ["x"])
+    srv = rtnb.serve(max_unpaced_streams=2)
+    try:
+        srv.add_recording("r", recording)
+
+        async def flat_out() -> list[RawWS]:
+            return [await RawWS.connect(srv.port, "/ws/ticker?rate=0") for _ in range(2)]
+
+        held = rtnb.runtime.run(flat_out(), 10)
+        for path in ("/ws/ticker?rate=0", "/ws/replay?name=r&speed=0&loop=1"):
+            with pytest.raises(AssertionError, match="503"):
+                rtnb.runtime.run(RawWS.connect(srv.port, path), 10)
+        status, answer = http_status(srv.port, "/sse/ticker?symbols=AAPL&rate=0", "127.0.0.1")
+        assert status == 503 and b"as fast as possible" in answer
+        # a paced stream, and the notebook's own flat-out one, still go
+        paced = rtnb.connect("ws", srv.url_for("/ws/ticker?rate=5")).wait_open(10)
+        assert paced.recv(timeout=5).json["symbol"]
+        mine = rtnb.connect("ws", srv.url_for("/ws/ticker?rate=0")).wait_open(10)
+        assert mine.recv(timeout=5).json["symbol"]
+        for ws in held:
+            ws.close()
+        # the slots come back when those clients go
+        wait_for(lambda: srv._app is not None and srv._app[GATE].unpaced == 0)
+    finally:
+        srv.stop()
+
+
+@pytest.mark.webrtc
+def test_ice_candidates_trickled_to_the_bot_are_capped(fresh_server: Server) -> None:
+    require_netns()
+    import json
+
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from rtnb.server.limits import MAX_ICE_CANDIDATES
+
+    async def trickle() -> list[str]:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.createDataChannel("x")
+        await pc.setLocalDescription(await pc.createOffer())
+        errors = []
+        try:
+            async with ws_connect(fresh_server.url_for("/webrtc/bot")) as ws:
+                await ws.recv()  # hello
+                sdp = {"type": "offer", "sdp": pc.localDescription.sdp}
+                await ws.send(json.dumps({"type": "offer", "sdp": sdp}))
+                assert json.loads(await ws.recv())["type"] == "answer"
+                for i in range(MAX_ICE_CANDIDATES + 40):
+                    line = f"candidate:{i} 1 udp 2122260223 127.0.0.1 {20000 + i} typ host"
+                    cand = {"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0}
+                    await ws.send(json.dumps({"type": "candidate", "candidate": cand}))
+                await ws.send("{oops")  # answered after the candidates: the end
+                while True:
+                    got = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if got.get("type") == "error":
+                        errors.append(got["error"])
+                        if "not JSON" in got["error"]:
+                            return errors
+        finally:
+            await pc.close()
+
+    errors = rtnb.runtime.run(trickle(), 30)
+    capped = [e for e in errors if f"more than {MAX_ICE_CANDIDATES} ICE candidates" in e]
+    assert len(capped) == 1, errors  # said once, the rest ignored silently
+
+
+# --- the pure rules, directly ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "any_address", "ok"),
+    [
+        ("127.0.0.1:8888", (), False, True),
+        ("127.9.9.9", (), False, True),
+        ("[::1]:8888", (), False, True),
+        ("LOCALHOST:1", (), False, True),
+        ("localhost.", (), False, True),
+        ("evil.example:8888", (), False, False),
+        ("127.0.0.1.evil.example", (), False, False),
+        ("localhost@evil.example", (), False, False),
+        ("", (), False, False),
+        ("a b", (), False, False),
+        ("192.168.1.5:80", (), False, False),
+        ("192.168.1.5:80", (), True, True),
+        ("[fe80::1]:80", (), True, True),
+        ("lan.example", (), True, False),
+        ("Lan.Example:80", ("lan.example",), False, True),
+        ("anything.example", ("*",), False, True),
+        (None, (), False, True),
+    ],
+)
+def test_host_allowed(
+    host: str | None, allowed: tuple[str, ...], any_address: bool, ok: bool
+) -> None:
+    assert security.host_allowed(host, allowed, any_address) is ok
+
+
+@pytest.mark.parametrize(
+    ("origin", "parsed"),
+    [
+        ("http://localhost:8888", ("http", "localhost", 8888)),
+        ("HTTPS://Example.org", ("https", "example.org", None)),
+        ("http://[::1]:3000", ("http", "::1", 3000)),
+        ("http://evil.com:80@127.0.0.1", None),
+        ("http://user@localhost", None),
+        ("http://localhost/", None),
+        ("http://localhost:99999", None),
+        ("http://localhost:0", None),
+        ("ftp://localhost", None),
+        ("null", None),
+        ("http://[::1", None),
+    ],
+)
+def test_parse_origin_takes_only_scheme_host_and_port(
+    origin: str, parsed: tuple[str, str, int | None] | None
+) -> None:
+    assert security.parse_origin(origin) == parsed
+
+
+def test_static_names_and_client_identity() -> None:
+    assert security.static_name_ok("webrtc.js") and security.static_name_ok("sse")
+    for bad in ("", ".env", "../x", "a/b", "a\\b", "a" * 101, "x..y", "é"):
+        assert not security.static_name_ok(bad), bad
+    assert security.client_identity(None, None, "k") == ("?", False)
+    assert security.client_identity("::1", "wrong", "k") == ("::1", False)
+    assert security.client_identity("::1", "k", "k") == ("::1 (this process)", True)
+
+
+def test_a_server_on_every_interface_serves_addresses_and_this_machines_name() -> None:
+    srv = rtnb.serve(host="0.0.0.0", token="t")
+    try:
+        for host, status in (
+            ("192.0.2.7:80", 200),
+            (f"{socket.gethostname()}:{srv.port}", 200),
+            ("evil.example", 403),
+        ):
+            assert http_status(srv.port, "/?token=t", host)[0] == status, host
     finally:
         srv.stop()

@@ -288,7 +288,7 @@ def _silent_ws_client(port: int, path: str) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     return s
@@ -374,7 +374,7 @@ def test_clients_that_reset_at_once_are_not_logged_as_server_errors(
                 s = socket.create_connection(("127.0.0.1", srv.port))
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 extra = upgrade if path.startswith(("/ws/", "/webrtc/")) else ""
-                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
                 s.close()  # with SO_LINGER 0: a reset, as when a tab is closed
         clients = srv._app[CLIENTS]  # type: ignore[index]
         deadline = time.monotonic() + 10

@@ -138,7 +138,7 @@ def test_clock_client_that_leaves_frees_its_slot_before_the_next_event() -> None
     srv = rtnb.serve()
     try:
         s = socket.create_connection(("127.0.0.1", srv.port))
-        s.sendall(b"GET /sse/clock?interval=3600 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /sse/clock?interval=3600 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         s.settimeout(10)
         got = b""
         while b"data:" not in got:
@@ -158,7 +158,7 @@ def test_slow_ticker_client_that_leaves_frees_its_slot_before_the_next_tick() ->
     srv = rtnb.serve(heartbeat=0)
     try:
         s = socket.create_connection(("127.0.0.1", srv.port))
-        s.sendall(b"GET /sse/ticker?symbols=AAPL&rate=0.001 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /sse/ticker?symbols=AAPL&rate=0.001 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         s.settimeout(10)
         got = b""
         while b"data:" not in got:

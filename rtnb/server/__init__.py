@@ -19,10 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import localtrust
 from ..errors import ServerError
 from ..runtime import get_runtime
 from .app import build_app
 from .config import ENDPOINTS, Endpoint, ServerConfig
+from .limits import BACKLOG, GATE
 from .security import generate_token, is_loopback_host, token_param
 
 __all__ = ["Server", "proxy_prefix_for", "running_server", "serve"]
@@ -86,14 +88,22 @@ class Server:
             self.ssl_context, self.cafile = server_ssl_context(self.config.host)
         self._app = build_app(self.config)
         runner = web.AppRunner(
-            self._app, handle_signals=False, access_log=None, shutdown_timeout=2.0
+            self._app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=2.0,
+            keepalive_timeout=self.config.idle_timeout,  # security hook (issue 14)
         )
         await runner.setup()
+        assert runner.server is not None
+        gate = self._app[GATE]  # security hook (issue 14): count connections from accept
+        gate.attach(runner.server)
         site = web.TCPSite(
             runner,
             self.config.host,
             self.config.port,
             ssl_context=self.ssl_context,
+            backlog=BACKLOG,  # security hook (issue 14): the gate's accept burst
         )
         try:
             await site.start()
@@ -110,6 +120,9 @@ class Server:
                 break
         self._runner = runner
         self.config.own_origins[:] = _own_origins(self.config.host, self.port, self.scheme)
+        # security hook (issue 14): proxied Host, and this process's clients' key
+        gate.proxy_context = (proxy_prefix_for(self.port) or "").rstrip("/") or None
+        localtrust.register(self.port, self.config.client_key)
         get_runtime().register(self)
         with _servers_lock:
             _servers.append(self)
@@ -125,6 +138,7 @@ class Server:
     async def astop(self) -> None:
         """The async twin of :meth:`stop`."""
         runner, self._runner = self._runner, None
+        localtrust.unregister(self.port, self.config.client_key)  # security hook (issue 14)
         with _servers_lock:
             if self in _servers:
                 _servers.remove(self)

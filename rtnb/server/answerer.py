@@ -18,6 +18,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from .. import signaling
 from ..rtc import Peer, one_line
 from ..signaling import Signal
+from .limits import MAX_ICE_CANDIDATES
 
 __all__ = ["AnsweringPeer", "close_all"]
 
@@ -38,6 +39,7 @@ class AnsweringPeer:
         self.ws = ws
         self.peer: Peer | None = None
         self.signal_bytes = 0
+        self.candidates_taken = 0
 
     @property
     def pc(self) -> RTCPeerConnection | None:
@@ -78,7 +80,14 @@ class AnsweringPeer:
         if sig.type == "offer":
             await self.answer(sig)
         elif sig.type == "candidate":
-            if self.peer is not None:
+            # a bounded number of candidates per offer (a peer needs a handful)
+            self.candidates_taken += 1
+            if self.candidates_taken > MAX_ICE_CANDIDATES:
+                if self.candidates_taken == MAX_ICE_CANDIDATES + 1:
+                    await self.say(
+                        signaling.error(f"more than {MAX_ICE_CANDIDATES} ICE candidates: ignored")
+                    )
+            elif self.peer is not None:
                 try:
                     await self.peer.add_candidate(sig.candidate)
                 except ValueError as exc:
@@ -108,6 +117,7 @@ class AnsweringPeer:
 
     async def reset(self) -> None:
         """Close the peer connection and forget pending candidates."""
+        self.candidates_taken = 0
         peer, self.peer = self.peer, None
         if peer is not None:
             await peer.close()

@@ -9,9 +9,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
+from . import (
+    lab_handlers,
+    limits,
+    pages,
+    replay_handlers,
+    sse_handlers,
+    webrtc_handlers,
+    ws_handlers,
+)
 from .common import SOCKETS, close_ws
 from .config import CONFIG, ENDPOINTS, ServerConfig
+from .limits import CLIENTS
 from .security import origin_allowed, token_from_request, token_matches
 
 __all__ = ["CLIENTS", "CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
@@ -19,7 +28,6 @@ __all__ = ["CLIENTS", "CONFIG", "ENDPOINTS", "SOCKETS", "TASKS", "build_app"]
 log = logging.getLogger("rtnb.server")
 
 TASKS = web.AppKey("rtnb_tasks", set[asyncio.Task[None]])
-CLIENTS = web.AppKey("rtnb_clients", dict[str, int])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,7 +46,10 @@ def _public(path: str) -> bool:
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Token, Origin and per-client limits, then track the handler for shutdown."""
+    """Token and Origin checks, then track the handler for shutdown.
+
+    (Host check and connection caps come first, in :func:`limits.admission`.)
+    """
     app = request.app
     config = app[CONFIG]
     if config.token is not None and not _public(request.path):
@@ -53,13 +64,6 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if is_ws and not origin_allowed(origin, config.own_origins, config.allowed_origins):
         log.warning("refused WebSocket from origin %s", origin)
         return _refuse(403, f"origin {origin} is not allowed (see allowed_origins)")
-    peer = request.remote or "?"
-    clients = app[CLIENTS]
-    if sum(clients.values()) >= config.max_connections:
-        return _refuse(503, f"server full: {config.max_connections} connections")
-    if clients.get(peer, 0) >= config.max_connections_per_client:
-        return _refuse(429, f"too many connections from {peer}")
-    clients[peer] = clients.get(peer, 0) + 1
     task = asyncio.current_task()
     tasks = app[TASKS]
     if task is not None:
@@ -70,16 +74,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         # The client left mid-response (often before its headers were even
         # sent): routine, not a server error worth a logged traceback. aiohttp
         # finds the connection gone when it tries to send this.
-        log.debug("client %s left: %r", peer, exc)
+        log.debug("client %s left: %r", request.remote, exc)
         return web.Response(status=400, reason="client gone")
     finally:
         if task is not None:
             tasks.discard(task)
-        left = clients.get(peer, 1) - 1
-        if left:
-            clients[peer] = left
-        else:
-            clients.pop(peer, None)
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -102,12 +101,15 @@ async def _close_streams(app: web.Application) -> None:
 
 def build_app(config: ServerConfig) -> web.Application:
     """The application for one in-kernel server (routes from each handler module)."""
-    app = web.Application(middlewares=[guard], client_max_size=config.max_message_size)
+    # security hook (issue 14): Host check and caps per client identity run first
+    app = web.Application(
+        middlewares=[limits.admission, guard], client_max_size=config.max_message_size
+    )
+    limits.setup(app, config)
     app[CONFIG] = config
     app[ENDPOINTS] = []
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[TASKS] = set()
-    app[CLIENTS] = {}
     for module in (
         ws_handlers,
         sse_handlers,

@@ -8,7 +8,7 @@ from importlib import resources
 from aiohttp import web
 
 from .config import ENDPOINTS, Endpoint, ServerConfig, config_of
-from .security import token_param
+from .security import static_name_ok, token_param
 
 __all__ = ["render_index", "setup"]
 
@@ -83,7 +83,7 @@ async def index(request: web.Request) -> web.Response:
 async def demo_page(request: web.Request) -> web.StreamResponse:
     """GET /demo/NAME : a static page from rtnb/server/static."""
     name = request.match_info["name"]
-    if "/" in name or name.startswith(".") or not name:
+    if not static_name_ok(name):  # security hook (issue 14): a 5,000-char name was a 500
         raise web.HTTPNotFound()
     target = STATIC / name
     if not target.is_file() and not name.endswith((".html", ".js", ".css")):

@@ -23,6 +23,7 @@ from ..recordfmt import Record, RecordFormatError, decode_line
 from ..transports.replay import check_speed, play
 from .common import cors_headers, open_ws
 from .config import Endpoint, ServerConfig, config_of
+from .limits import claim_unpaced
 
 __all__ = ["RECORDINGS", "add_recording", "check_recording", "setup"]
 
@@ -92,6 +93,8 @@ def _lookup(request: web.Request) -> tuple[Path, float, bool]:
         raise web.HTTPBadRequest(text="speed must be a number >= 0") from None
     speed = min(speed, MAX_SPEED)
     loop = request.query.get("loop", "") in ("1", "true", "yes")
+    if speed == 0:
+        claim_unpaced(request)  # security hook (issue 14): bounded flat-out streams
     return path, speed, loop
 
 

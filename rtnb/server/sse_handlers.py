@@ -23,6 +23,7 @@ from ..ticker import parse_symbols
 from .common import cors_headers, cut, query_float, request_faults
 from .config import Endpoint, ServerConfig, config_of
 from .faults import deliver
+from .limits import claim_unpaced
 from .sse_streams import BATCH, StreamRegistry, plan_resume
 
 __all__ = ["setup"]
@@ -165,6 +166,8 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     count = int(query_float(request, "count", 0, 0, 1e12))
     faults = request_faults(request, seed)
     retry_ms = _retry_ms(request)
+    if rate == 0:
+        claim_unpaced(request)  # security hook (issue 14): bounded flat-out streams
     now = time.time()
     stream = request.app[STREAMS].get((tuple(symbols), rate, seed, count), now)
     last = request.headers.get("Last-Event-ID", request.query.get("last_event_id"))

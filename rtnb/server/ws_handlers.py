@@ -15,6 +15,7 @@ from ..ticker import Schedule, TickGenerator, parse_symbols, parse_tick_command
 from .common import Outbox, cut, open_ws, query_float, request_faults
 from .config import Endpoint, ServerConfig, config_of
 from .faults import deliver
+from .limits import claim_unpaced
 from .pacing import Step, stream_paced
 
 __all__ = ["setup"]
@@ -95,6 +96,8 @@ async def ticker(request: web.Request) -> web.WebSocketResponse:
     seed = int(query_float(request, "seed", config.seed, 0, 2**31))
     gen = TickGenerator(symbols, seed=seed)
     faults = request_faults(request, seed)
+    if rate == 0:
+        claim_unpaced(request)  # security hook (issue 14): bounded flat-out streams
     ws = await open_ws(request)
     changed = asyncio.Event()
 

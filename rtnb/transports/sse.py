@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .. import localtrust
 from ..errors import ConnectError, ConnectionClosed, ProtocolError
 from ..options import SSEOptions
 from ..sse_format import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SSEParser
@@ -143,6 +144,7 @@ class SSETransport(Transport):
         # browsers send as "Cache-Control: no-cache" (as does rtnb, so a proxy treats
         # both alike).
         fields = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        fields.update(localtrust.headers_for(self.url))  # security hook (issue 14)
         fields.update(self._headers)
         if self.last_event_id:
             fields["Last-Event-ID"] = self.last_event_id
@@ -203,7 +205,7 @@ class SSETransport(Transport):
                     fatal=True,
                 )
             if _origin(nxt.url) != origin:
-                for name in self._headers:
+                for name in (*self._headers, *localtrust.headers_for(self.url)):
                     nxt.headers.pop(name, None)
             request = nxt
 

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from .. import signaling
+from .. import localtrust, signaling
 from ..errors import ConnectError, ProtocolError
 from ..errors import ConnectionClosed as Closed
 from ..negotiator import (
@@ -109,7 +109,9 @@ class WebRTCTransport(Transport):
         self.auto_wait = float(auto_wait)
         self.ice_servers = parse_ice_servers(options.get("ice_servers"))
         self._connect_kwargs: dict[str, Any] = {
-            "additional_headers": _headers(options.get("headers")),
+            # security hook (issue 14): this process's key for its own servers
+            "additional_headers": (_headers(options.get("headers")) or [])
+            + list(localtrust.headers_for(url).items()),
             "open_timeout": None,
             "close_timeout": 2.0,
             "max_size": signaling.MAX_SIGNAL_SIZE,

@@ -21,6 +21,7 @@ from websockets.exceptions import (
 )
 from websockets.typing import Subprotocol
 
+from .. import localtrust
 from ..errors import ConnectError, ProtocolError
 from ..errors import ConnectionClosed as Closed
 from ..options import WSOptions
@@ -104,7 +105,9 @@ class WebSocketTransport(Transport):
                 f"a WebSocket URL starts with ws:// or wss:// and names a host, not {url!r}"
             )
         self._connect_kwargs: dict[str, Any] = {
-            "additional_headers": _headers(options.get("headers")),
+            # security hook (issue 14): this process's key for its own servers
+            "additional_headers": (_headers(options.get("headers")) or [])
+            + list(localtrust.headers_for(url).items()),
             "subprotocols": [Subprotocol(p) for p in _as_list(options.get("subprotocols"))] or None,
             "compression": options.get("compression", "deflate"),
             "ping_interval": options.get("ping_interval", 20.0),
