@@ -269,7 +269,7 @@ def test_server_serves_only_registered_names(fresh_server: Server, tmp_path: Pat
     assert httpx.get(fresh_server.url_for("/sse/replay?name=good&speed=-3")).status_code == 400
 
 
-@pytest.mark.parametrize("name", ["rtnb.transports.replay", "rtnb.server.replay_handlers"])
+@pytest.mark.parametrize("name", ["rtnb.playback", "rtnb.server.replay_handlers"])
 def test_docstring_examples(name: str) -> None:
     import doctest
     import importlib

@@ -19,8 +19,8 @@ from typing import IO
 
 from aiohttp import WSCloseCode, web
 
+from ..playback import check_speed, play
 from ..recordfmt import Record, RecordFormatError, decode_line
-from ..transports.replay import check_speed, play
 from .common import cors_headers, open_ws
 from .config import Endpoint, ServerConfig, config_of
 from .limits import claim_unpaced
