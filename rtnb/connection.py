@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from . import jsonfast
 from .errors import (
@@ -32,6 +32,7 @@ from .errors import (
 )
 from .message import Cursor, Message, MessageLog
 from .runtime import get_runtime, in_loop_thread
+from .source import FINAL_STATES, State
 from .stats import Backoff, Counters, Stats
 from .transports import Transport, transport_class
 
@@ -41,11 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "State", "connect", "connections", "get_connection"]
 
 log = logging.getLogger("rtnb")
-
-State = Literal["connecting", "open", "reconnecting", "closed", "failed"]
-"""Where a connection is in its life. ``closed`` and ``failed`` are final."""
-
-FINAL_STATES = frozenset({"closed", "failed"})
 
 #: Options every kind understands; the rest go to the transport.
 COMMON_OPTIONS = frozenset(
@@ -195,61 +191,60 @@ class Connection:
         attempt = 0
         first = True
         transport = self._transport
-        try:
-            while not self._closing:
-                self._set_state("connecting" if first else "reconnecting")
+        # No `finally` that sets "closed" when close() cancels this task: aclose() sets it
+        # itself right after, so on_state listeners (views stopping, refreshing their
+        # display) run in the context of the close() call, i.e. of the closing cell.
+        while not self._closing:
+            self._set_state("connecting" if first else "reconnecting")
+            try:
+                await asyncio.wait_for(transport.open(), self.open_timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                waiting = transport.info().get("waiting_for")
+                err = _as_connect_error(exc, self.open_timeout, waiting)
+                self._record_error(err)
+                await _quietly(transport.close())
+                if err.fatal or not self.reconnect:
+                    ended = err.finished and self._counters.received > 0
+                    self._set_state("closed" if ended else "failed")
+                    return
+            else:
+                opened = time.monotonic()
+                if not first:
+                    self._counters.reconnects += 1
+                self._note_gap()
+                first = False
+                self._set_state("open")
+                failed = False
                 try:
-                    await asyncio.wait_for(transport.open(), self.open_timeout)
+                    for payload in self.send_on_open:
+                        await self._send_now(payload)
+                    reason = await transport.serve()
+                    if not self._closing:
+                        self._counters.last_error = reason
+                        log.info("rtnb %s: %s", self.name, reason)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    waiting = transport.info().get("waiting_for")
-                    err = _as_connect_error(exc, self.open_timeout, waiting)
-                    self._record_error(err)
+                    failed = True
+                    self._record_error(exc)
+                finally:
+                    self._down_since = time.time()
+                    if self._open_event is not None:
+                        self._open_event.clear()
                     await _quietly(transport.close())
-                    if err.fatal or not self.reconnect:
-                        ended = err.finished and self._counters.received > 0
-                        self._set_state("closed" if ended else "failed")
-                        return
-                else:
-                    opened = time.monotonic()
-                    if not first:
-                        self._counters.reconnects += 1
-                    self._note_gap()
-                    first = False
-                    self._set_state("open")
-                    failed = False
-                    try:
-                        for payload in self.send_on_open:
-                            await self._send_now(payload)
-                        reason = await transport.serve()
-                        if not self._closing:
-                            self._counters.last_error = reason
-                            log.info("rtnb %s: %s", self.name, reason)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
-                        failed = True
-                        self._record_error(exc)
-                    finally:
-                        self._down_since = time.time()
-                        if self._open_event is not None:
-                            self._open_event.clear()
-                        await _quietly(transport.close())
-                    if self.closing:
-                        break
-                    if not self.reconnect:
-                        self._set_state("failed" if failed else "closed")
-                        return
-                    if time.monotonic() - opened >= STABLE_AFTER:
-                        attempt = 0
-                first = False
-                self._set_state("reconnecting")
-                await asyncio.sleep(self._next_delay(attempt))
-                attempt += 1
-        finally:
-            if self._closing and self._state not in FINAL_STATES:
-                self._set_state("closed")
+                if self.closing:
+                    break
+                if not self.reconnect:
+                    self._set_state("failed" if failed else "closed")
+                    return
+                if time.monotonic() - opened >= STABLE_AFTER:
+                    attempt = 0
+            first = False
+            self._set_state("reconnecting")
+            await asyncio.sleep(self._next_delay(attempt))
+            attempt += 1
 
     def _note_gap(self) -> None:
         """Count the interruption that just ended (messages sent meanwhile may be lost)."""
@@ -281,7 +276,7 @@ class Connection:
         with self._state_cond:
             self._state_cond.notify_all()
         if state in FINAL_STATES:
-            self.log._wake()
+            self.log.end(self._why_not_open())  # cursors at the end raise, waiters wake
         for fn in self._state_listeners:
             try:
                 fn(self, state)
@@ -445,6 +440,16 @@ class Connection:
         )
 
     @property
+    def can_send(self) -> bool:
+        """False for one-way kinds (SSE, replay); :attr:`send_refusal` then says why."""
+        return self._transport.can_send
+
+    @property
+    def send_refusal(self) -> str:
+        """Why ``send`` is refused on this kind (empty when :attr:`can_send`)."""
+        return self._transport.send_refusal
+
+    @property
     def transport(self) -> Transport:
         """The protocol adapter (for advanced use and diagnostics)."""
         return self._transport
@@ -499,11 +504,11 @@ class Connection:
             if (exc := self._closed_error()) is not None:
                 raise exc
             raise RuntimeError(_LOOP_BLOCK.format("recv", "arecv"))
-        return self._cursor.next(timeout, self._closed_error)
+        return self._cursor.next(timeout)
 
     async def arecv(self, timeout: float | None = None) -> Message:
         """The async twin of :meth:`recv`: ``m = await c.arecv()`` in a notebook cell."""
-        return await self._cursor.anext(timeout, self._closed_error)
+        return await self._cursor.anext(timeout)
 
     def cursor(self, from_start: bool = False) -> Cursor:
         """An independent reading position (``from_start`` includes what is stored)."""
