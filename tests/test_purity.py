@@ -27,6 +27,7 @@ PURE = [
     "comparestats.py",
     "jsonfast.py",
     "message.py",
+    "source.py",
     "server/security.py",
     "server/sse_streams.py",
 ]

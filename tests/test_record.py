@@ -313,3 +313,38 @@ def test_an_sse_client_leaving_mid_replay_ends_its_handler(
     while tasks and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not tasks
+
+
+def test_a_recorder_of_an_ended_stream_writes_what_is_stored_and_stops(tmp_path: Path) -> None:
+    write_recording(tmp_path / "src.jsonl", ["a", "b"], 0.0)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=0)
+    drain(c)
+    rec = c.record(tmp_path / "copy.jsonl", include_existing=True)
+    assert not rec.running and rec.written == 2  # nothing more can arrive
+    assert [r.data for r in read(tmp_path / "copy.jsonl")[1]] == ["a", "b"]
+    assert rec.stop() is rec
+
+
+def test_a_recorder_stops_and_completes_its_file_when_the_stream_ends(tmp_path: Path) -> None:
+    write_recording(tmp_path / "src.jsonl", ["a", "b", "c"], 0.2)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=1.0)
+    c.wait_open(10)
+    rec = c.record(tmp_path / "copy.jsonl", include_existing=True, interval=30)  # no flush
+    deadline = time.monotonic() + 10
+    while rec.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert c.state == "closed" and not rec.running
+    assert [r.data for r in read(tmp_path / "copy.jsonl")[1]] == ["a", "b", "c"]
+
+
+def test_stop_raises_when_the_last_write_fails(server: Server) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open()
+    rec = c.record("/dev/full", interval=30)
+    c.send("x")
+    c.recv(timeout=5)
+    with pytest.raises(OSError, match="No space left"):
+        rec.stop()
+    assert not rec.running and rec.error is not None and "No space left" in rec.error
+    rec.stop()  # quiet now
