@@ -16,7 +16,6 @@ falls off the log before the next flush is counted in :attr:`Recorder.missed`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -138,22 +137,22 @@ class Recorder(Reader):
             self.written += len(fresh)
 
     def _fail(self, exc: BaseException) -> None:
-        self.error = f"{type(exc).__name__}: {exc}"
-        log.warning("rtnb: recording of %s stopped: %s", self.conn.name, self.error)
+        """Stop on a failed write (disk full, file gone) and say why; no final update."""
+        if self.error is None:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("rtnb: recording of %s stopped: %s", self.conn.name, self.error)
         self._begin_stop()
-        self._close_file(quietly=True)  # its buffer cannot be written either
+        self._close_file()
 
-    def _close_file(self, quietly: bool = False) -> None:
+    def _close_file(self) -> None:
         with self._write_lock:
             f, self._file = self._file, None
         if f is None:
             return
         try:
             f.close()
-        except (OSError, ValueError) as exc:
-            if not quietly:
-                self._fail(exc)
-                raise
+        except (OSError, ValueError) as exc:  # what it still buffered could not be written
+            self._fail(exc)
 
     # --- stopping ---------------------------------------------------------------------
 
@@ -169,8 +168,7 @@ class Recorder(Reader):
             self._fail(exc)
 
     def _finished(self) -> None:
-        with contextlib.suppress(OSError, ValueError):  # _close_file recorded it
-            self._close_file()
+        self._close_file()
 
     async def _afinish(self) -> None:
         """Stopped from another thread: let the writer thread finish, write the rest there."""
@@ -184,7 +182,8 @@ class Recorder(Reader):
         except Exception as exc:
             self._fail(exc)
             raise
-        self._close_file()
+        finally:
+            self._close_file()
 
     async def astop(self) -> Recorder:
         """The async twin of :meth:`stop`."""

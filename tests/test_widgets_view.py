@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import rtnb
+import rtnb.widgets
 from rtnb.server import Server
 from rtnb.widgets._view import MAX_LIVE_VIEWS, live_views
 
@@ -81,4 +82,19 @@ def test_a_view_stops_with_a_final_update_when_its_stream_ends_by_itself(
     wait_for(lambda: not t.running)
     assert [r["data"] for r in t.rows] == ["m0", "m1", "m2"]
     assert t not in live_views()
+    c.close()
+
+
+def test_front_end_modules_are_files_anywidget_can_reload(server: Server) -> None:
+    from rtnb.widgets import CanvasPlot, LiveTable
+    from rtnb.widgets.panel import PanelControls
+
+    here = Path(rtnb.widgets.__file__).parent
+    for cls, name in ((LiveTable, "table"), (CanvasPlot, "canvas"), (PanelControls, "panel")):
+        # a path, not its text: with ANYWIDGET_HMR=1 anywidget watches it in a dev install
+        assert not isinstance(cls._esm, str) and not isinstance(cls._css, str)
+        assert str(cls._esm) == (here / f"{name}.js").read_text(encoding="utf-8")
+        assert str(cls._css) == (here / f"{name}.css").read_text(encoding="utf-8")
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    assert "export default" in c.table()._esm  # what the front-end gets
     c.close()

@@ -19,7 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-from ..reader import Reader, check_rate
+from ..reader import Reader
 from ..runtime import in_loop_thread
 from ..source import Source
 
@@ -62,7 +62,7 @@ class LiveView(Reader):
     def _start_view(self, rate: float) -> None:
         """Start updating ``rate`` times per second at most (after ``_open`` and the widget)."""
         self._displays = []
-        self._start(check_rate(rate), self._show_error)
+        self._start(rate, self._show_error)
         if self._stopped:
             return
         with _live_lock:
