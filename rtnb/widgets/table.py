@@ -112,8 +112,10 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     def _add(self, batch: Batch) -> list[dict[str, Any]]:
         # Messages beyond the limit (or gone from the log) still count as seen.
         new = self._model.add(batch.messages, batch.skipped + batch.missed)
-        for row in new:
-            self._meta_seen.update(k for k in _META if k in row)
+        seen = self._meta_seen
+        if len(seen) < len(_META):
+            for row in new:
+                seen.update(k for k in _META if k in row)
         return new
 
     def _changed(self) -> bool:
