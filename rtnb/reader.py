@@ -170,6 +170,7 @@ class Reader:
     _flusher: Flusher | None = None
     _unsubscribe_state: Callable[[], None] | None = None
     _stopped: bool = True
+    _done: threading.Event | None = None  # set once the final update has run
 
     # --- what a subclass calls -----------------------------------------------------------
 
@@ -193,6 +194,7 @@ class Reader:
         log_ = source.log
         self._cursor = log_.cursor(log_.first_seq if from_start else None, direction)
         self._limit = limit
+        self._done = threading.Event()
 
     def _start(
         self,
@@ -201,12 +203,20 @@ class Reader:
         *,
         max_rate: float = MAX_RATE,
     ) -> None:
-        """Start flushing at ``rate`` per second until the source reaches a final state."""
+        """Start flushing at ``rate`` per second until the source reaches a final state.
+
+        On a source that has ended already it starts no timer: it makes its
+        final update at once (a recorder writes what is stored) and is stopped.
+        """
         source = self._source
         name = f"{type(self).__name__.lower()}-{source.name}"
         self._flusher = Flusher(name, rate, self._tick, self._changed, on_error, max_rate=max_rate)
         if source.state in FINAL_STATES:
-            return  # nothing will arrive: start no timer (the subclass shows what is stored)
+            try:
+                self._finish()  # nothing else reads the log now: safe in this thread
+            finally:
+                self._signal_done()
+            return
         self._stopped = False
         self._unsubscribe_state = source.on_state(self._state_changed)
         self._flusher.start()
@@ -282,14 +292,24 @@ class Reader:
         attributed to the cell that stopped the reader or closed its connection.
         """
         if not self._begin_stop():
-            return
-        if in_loop_thread():
-            self._finish()
+            # Stopped already, or stopping on the loop right now (its connection just
+            # ended): return once that final update is done, as after our own.
+            if self._done is not None and not in_loop_thread():
+                self._done.wait(timeout)
             return
         try:
-            get_runtime().run(self._afinish(), timeout)
+            if in_loop_thread():
+                self._finish()
+            else:
+                get_runtime().run(self._afinish(), timeout)
         except (RuntimeError, TimeoutError) as exc:  # the runtime is gone or stuck
             log.debug("rtnb %s: final update skipped: %r", type(self).__name__, exc)
+        finally:
+            self._signal_done()
+
+    def _signal_done(self) -> None:
+        if self._done is not None:
+            self._done.set()
 
     def _finish(self) -> None:
         try:

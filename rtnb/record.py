@@ -100,8 +100,6 @@ class Recorder(Reader):
         self._next_write = self._cursor.pos
         get_runtime().register(self)
         self._start(1.0 / self.interval, max_rate=100.0)
-        if not self.running:  # the connection had ended: write what is stored, close
-            self._finish()
 
     # --- the render step: a batch to the writer thread (runtime loop) ------------------
 
@@ -188,10 +186,15 @@ class Recorder(Reader):
     async def astop(self) -> Recorder:
         """The async twin of :meth:`stop`."""
         if self._begin_stop():
-            if in_loop_thread():
-                await self._afinish()
-            else:
-                await get_runtime().arun(self._afinish())
+            try:
+                if in_loop_thread():
+                    await self._afinish()
+                else:
+                    await get_runtime().arun(self._afinish())
+            finally:
+                self._signal_done()
+        elif self._done is not None and not in_loop_thread():  # stopping elsewhere right now
+            await asyncio.to_thread(self._done.wait, 15.0)
         return self
 
     def stop(self, timeout: float = 15.0) -> Recorder:

@@ -348,3 +348,26 @@ def test_stop_raises_when_the_last_write_fails(server: Server) -> None:
         rec.stop()
     assert not rec.running and rec.error is not None and "No space left" in rec.error
     rec.stop()  # quiet now
+
+
+def test_stop_waits_for_the_final_write_the_stream_end_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rtnb.record import Recorder
+
+    write = Recorder._write
+
+    def slow_write(self: Recorder, msgs: list[rtnb.Message]) -> None:
+        time.sleep(0.3)  # the loop is still writing when the caller sees "closed"
+        write(self, msgs)
+
+    monkeypatch.setattr(Recorder, "_write", slow_write)
+    write_recording(tmp_path / "src.jsonl", [str(i) for i in range(500)], 0.0)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=0, max_messages=1000)
+    rec = c.record(tmp_path / "copy.jsonl", include_existing=True, interval=30)
+    deadline = time.monotonic() + 10
+    while c.state != "closed" and time.monotonic() < deadline:
+        time.sleep(0.001)
+    rec.stop()
+    assert rec.written == 500 and not rec.running
+    assert len(read(tmp_path / "copy.jsonl")[1]) == 500
