@@ -201,7 +201,7 @@ def _pump(
                     break
                 wait = left if wait is None else min(wait, left)
             try:
-                msg = cursor.next(wait)
+                msg = cursor.next(wait)  # raises ConnectionClosed once the log ended
             except RecvTimeout:
                 if deadline is not None and time.monotonic() >= deadline:
                     break

@@ -119,7 +119,6 @@ class Connection(Viewable, Verbs):
         self._started = False
         self._closing = False
         self._closed = False  # close() has run to the end (views closed)
-        self._views: list[Any] = []
 
     # --- lifecycle: the I/O the state machine asks for ---------------------------------
 
@@ -265,9 +264,6 @@ class Connection(Viewable, Verbs):
         # The final notice, here in close()'s context (not the connection task's), even
         # when the stream had already ended by itself: listeners finish where close() ran.
         self._notify("closed")
-        for view in list(self._views):
-            with contextlib.suppress(Exception):
-                view.close()
         self._closed = True
 
     def close(self, timeout: float = 10.0) -> None:
@@ -571,15 +567,6 @@ class Connection(Viewable, Verbs):
         self._counters.sent += 1
         self._counters.bytes_out += size
         return msg
-
-    # --- views (until they follow on_state themselves) --------------------------------
-
-    def _attach_view(self, view: Any) -> None:
-        self._views.append(view)
-
-    def _detach_view(self, view: Any) -> None:
-        with contextlib.suppress(ValueError):
-            self._views.remove(view)
 
     # --- context managers -------------------------------------------------------------
 

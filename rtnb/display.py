@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from .source import Source
 
 __all__ = ["STATE_COLOURS", "connection_html", "human_bytes"]
 
@@ -32,7 +32,7 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
-def connection_html(conn: Connection, recent: int = 5) -> str:
+def connection_html(conn: Source, recent: int = 5) -> str:
     """A self-contained HTML card: state, counters and the newest messages."""
     s = conn.stats
     colour = STATE_COLOURS.get(conn.state, "#8c959f")

@@ -1,8 +1,10 @@
-"""Message, the bounded MessageLog, and recv cursors over it.
+"""Message, the bounded MessageLog, and the cursors every reader of the log uses.
 
 Ingest is O(1): building a :class:`Message` stores references only (JSON is
 parsed lazily on first access) and :meth:`MessageLog.append` is a deque append
-plus a check for waiters.
+plus a check for waiters. Everything that reads the log does it through a
+:class:`Cursor`: ``recv`` one message at a time (:meth:`Cursor.next`), views and
+the recorder one batch per flush (:meth:`Cursor.take`).
 
     >>> log = MessageLog(max_messages=3)
     >>> for i in range(5):
@@ -12,6 +14,9 @@ plus a check for waiters.
     >>> cur = log.cursor(start=log.first_seq)
     >>> cur.next().json
     {'i': 2}
+    >>> batch = log.cursor(start=0, direction=None).take(limit=2)
+    >>> [m.json["i"] for m in batch.messages], batch.missed, batch.skipped
+    ([3, 4], 2, 1)
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import jsonfast
 from .errors import ConnectionClosed, MessagesMissed, RecvTimeout
@@ -33,7 +38,7 @@ from .fields import flatten
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Cursor", "Direction", "Message", "MessageLog"]
+__all__ = ["Batch", "Cursor", "Direction", "Message", "MessageLog"]
 
 Direction = Literal["in", "out"]
 
@@ -189,7 +194,9 @@ class MessageLog:
     """A bounded, append-only log of messages with monotonically increasing ``seq``.
 
     Only the runtime loop appends; any thread may read. When full, the oldest
-    message is dropped. Readers that wait (``recv``) register a wakeup.
+    message is dropped. Readers that wait (``recv``) register a wakeup. When
+    the connection reaches a final state it calls :meth:`end`, so a cursor
+    that has read everything raises instead of waiting for ever.
 
     Args:
         max_messages: how many recent messages to keep (default 10,000).
@@ -282,33 +289,32 @@ class MessageLog:
                 return None
         return None
 
-    def since(self, seq: int, limit: int | None = None) -> tuple[list[Message], int]:
-        """Messages with ``seq >= seq`` (oldest first) and how many were missed.
+    def _read(self, seq: int, limit: int | None) -> tuple[list[Message], int, int]:
+        """Stored messages with ``seq >= seq`` (only the newest ``limit``, oldest first),
+        the first stored ``seq`` and the end (``next_seq``), from one consistent snapshot.
 
-        ``missed`` counts messages at or after ``seq`` that already fell off the log.
-        ``limit`` keeps only the newest ``limit`` of them (the rest count as skipped,
-        not missed). Used by views that pull at a bounded rate.
-
-        Only what is returned is copied, so a view's flush costs what is new,
-        not the size of the log.
+        Only what is returned is copied, so a view's flush costs what is new (or
+        ``limit``), not the size of the log. Safe from any thread: an append that
+        races the copy is detected and the snapshot taken again in full.
         """
         items_ = self._items
         end = self._next_seq
         size = len(items_)
         want = end - seq if limit is None else min(end - seq, limit)
-        if 0 <= want < size:
+        if want <= 0:
+            return [], end - size, end
+        if want < size:
             tail = list(itertools.islice(reversed(items_), want))
-            if not tail or tail[0].seq == end - 1:  # else: appended meanwhile, copy all
+            if tail[0].seq == end - 1:  # else: appended meanwhile, copy all
                 tail.reverse()
-                return tail, max(0, end - size - seq)
+                return tail, end - size, end
         items = list(items_)  # a snapshot: the loop thread may append meanwhile
         end = items[-1].seq + 1 if items else self._next_seq
         first = end - len(items)
-        missed = max(0, first - seq)
         start = max(0, seq - first)
-        if limit is not None and end - first - start > limit:
+        if limit is not None:
             start = max(start, len(items) - limit)
-        return items[start:], missed
+        return items[start:], first, end
 
     def tail(self, n: int) -> list[Message]:
         """The newest ``n`` messages, oldest first (only those are copied)."""
@@ -376,17 +382,79 @@ class MessageLog:
         return df
 
 
+class Batch(NamedTuple):
+    """What :meth:`Cursor.take` returns: the new messages and what went by unread.
+
+    Attributes:
+        messages: the new messages, oldest first.
+        missed: messages that fell off the log's bound before they could be read.
+        skipped: messages passed over to honour ``take``'s ``limit`` (older than
+            the newest ``limit``).
+    """
+
+    messages: list[Message]
+    missed: int
+    skipped: int
+
+
 class Cursor:
-    """A reading position in a :class:`MessageLog` (what ``recv`` uses).
+    """A reading position in a :class:`MessageLog`: what ``recv``, views and recorders use.
 
     A message appended before the read is still returned, so ``send`` then
-    ``recv`` never races. ``direction="in"`` skips sent messages.
+    ``recv`` never races. ``direction="in"`` skips sent messages, ``None``
+    reads both directions.
+
+    Attributes:
+        log: the log read.
+        pos: ``seq`` of the next message to read.
+        direction: ``"in"``, ``"out"`` or ``None`` (both).
     """
 
     def __init__(self, log: MessageLog, start: int, direction: Direction | None = "in") -> None:
         self.log = log
         self.pos = start
         self.direction = direction
+
+    @property
+    def pending(self) -> bool:
+        """True when messages arrived past the cursor (a cheap check, no copy)."""
+        return self.pos < self.log.next_seq
+
+    def take(self, limit: int | None = None) -> Batch:
+        """Everything new at the cursor as one batch; the cursor moves past it.
+
+        Only what is returned is copied, so a view flushing 10 times a second
+        pays for what is new (at most ``limit``), whatever the stream's rate.
+
+        Args:
+            limit: return only the newest ``limit`` messages; the older ones are
+                counted in ``skipped`` (a table showing 200 rows needs only 200).
+
+        Returns:
+            A :class:`Batch`; ``missed`` counts messages that fell off the log
+            before this call. Messages of the other direction are left out.
+
+        Raises:
+            ConnectionClosed: when the log has ended (the connection is closed or
+                failed) and the cursor had already read everything.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be None or >= 0, not {limit!r}")
+        log = self.log
+        ended = log.ended  # before the read: what arrived before the end is returned
+        pos = self.pos
+        msgs, first, end = log._read(pos, limit)
+        if end <= pos:
+            if ended is not None:
+                raise ConnectionClosed(ended)
+            return Batch([], 0, 0)
+        start = max(pos, first)
+        self.pos = end
+        batch = Batch(msgs, start - pos, end - start - len(msgs))
+        if self.direction is not None:
+            want = self.direction
+            return batch._replace(messages=[m for m in msgs if m.direction == want])
+        return batch
 
     def poll(self) -> Message | None:
         """The next matching message if one is stored, else ``None``.
@@ -418,14 +486,11 @@ class Cursor:
             raise ConnectionClosed(ended)
         return msg
 
-    def next(
-        self, timeout: float | None = None, check: Callable[[], Exception | None] | None = None
-    ) -> Message:
+    def next(self, timeout: float | None = None) -> Message:
         """Block until the next matching message arrives (any thread but the loop's).
 
         Args:
             timeout: seconds to wait; ``None`` waits for ever.
-            check: called before each wait; an exception it returns is raised.
 
         Raises:
             RecvTimeout: when ``timeout`` seconds pass without one.
@@ -444,8 +509,6 @@ class Cursor:
                 msg = self._poll_or_end()
                 if msg is not None:
                     return msg
-                if check is not None and (exc := check()) is not None:
-                    raise exc
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise RecvTimeout(f"no message within {timeout} s")
@@ -453,9 +516,7 @@ class Cursor:
             finally:
                 self.log.remove_wakeup(event.set)
 
-    async def anext(
-        self, timeout: float | None = None, check: Callable[[], Exception | None] | None = None
-    ) -> Message:
+    async def anext(self, timeout: float | None = None) -> Message:
         """The async twin of :meth:`next`, awaitable from any event loop."""
         msg = self._poll_or_end()
         if msg is not None:
@@ -476,8 +537,6 @@ class Cursor:
                 msg = self._poll_or_end()
                 if msg is not None:
                     return msg
-                if check is not None and (exc := check()) is not None:
-                    raise exc
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     raise RecvTimeout(f"no message within {timeout} s")

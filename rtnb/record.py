@@ -5,17 +5,17 @@
     >>> r = rtnb.replay("ticks.jsonl", speed=2.0)    # doctest: +SKIP
     >>> r.plot("price", by="symbol")                  # doctest: +SKIP
 
-The recorder never writes on the ingest path: a flusher on the runtime loop
-pulls what is new from the connection's log every ``interval`` seconds (a
-cursor, like the views) and hands the batch to a worker thread that encodes
-and appends it. Memory is bounded by the log itself: a message that falls off
-the log before the next flush is counted in :attr:`Recorder.missed`.
+The recorder is a reader of the log like the views (:class:`~rtnb.reader.Reader`)
+with a file for its render step: it never writes on the ingest path. Every
+``interval`` seconds its flusher takes what is new from its cursor and hands
+the batch to a worker thread that encodes and appends it; the next batch waits
+until that write is done. Memory is bounded by the log itself: a message that
+falls off the log before the next flush is counted in :attr:`Recorder.missed`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -23,23 +23,25 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .message import Message
+from .message import Batch, Message
+from .reader import Reader
 from .recordfmt import Header, encode_header, from_message_record
 from .runtime import get_runtime, in_loop_thread
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from .source import Source
 
 __all__ = ["Recorder", "recorders", "start_recorder", "stop_recorder"]
 
 log = logging.getLogger("rtnb")
 
 
-class Recorder:
+class Recorder(Reader):
     """Writes every message of a connection (both directions) to a JSON Lines file.
 
     Made by :meth:`rtnb.Connection.record` or ``%rt_record NAME FILE``; runs
-    until :meth:`stop` (or the connection closes). Also a context manager.
+    until :meth:`stop` (or the connection closes, or is closed already: then
+    it writes what it was asked to and stops at once). Also a context manager.
 
     Args:
         conn: the connection to record.
@@ -63,7 +65,7 @@ class Recorder:
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Source,
         path: str | os.PathLike[str],
         *,
         include_existing: bool = False,
@@ -78,9 +80,9 @@ class Recorder:
         self.interval = float(interval)
         self.written = 0
         self.missed = 0
-        self._pos = conn.log.first_seq if include_existing else conn.log.next_seq
+        self.error: str | None = None
         try:
-            self._file: IO[str] | None = open(  # noqa: SIM115 - closed by stop()
+            self._file: IO[str] | None = open(  # noqa: SIM115 - closed by _finished()
                 self.path, "a" if append else "w", encoding="utf-8", newline="\n"
             )
         except OSError as exc:
@@ -90,65 +92,34 @@ class Recorder:
                 encode_header(Header(kind=conn.kind, url=conn.url, started=time.time())) + "\n"
             )
         self._write_lock = threading.Lock()
-        self._next_write = self._pos
         self._inflight: list[Message] = []
-        self._task: asyncio.Task[None] | None = None
-        self._stopped = False
-        self.error: str | None = None
+        self._writing: asyncio.Future[None] | None = None
         self.started = time.time()
-        rt = get_runtime()
-        rt.register(self)
-        conn._attach_view(self)
-        if in_loop_thread():
-            self._start_on_loop()
-        else:
-            rt.call_soon(self._start_on_loop)
+        self._open(conn, from_start=include_existing)
+        self._next_write = self._cursor.pos
+        get_runtime().register(self)
+        self._start(1.0 / self.interval, max_rate=100.0)
 
-    # --- the flusher ------------------------------------------------------------------
+    # --- the render step: a batch to the writer thread (runtime loop) ------------------
 
-    def _start_on_loop(self) -> None:
-        if self._stopped:
+    def _changed(self) -> bool:
+        return self._writing is None and self._cursor.pending
+
+    def _render(self, batch: Batch) -> None:
+        self.missed += batch.missed
+        if not batch.messages:
             return
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"rtnb-recorder-{self.conn.name}"
-        )
+        self._inflight = batch.messages
+        writing = asyncio.ensure_future(asyncio.to_thread(self._write, batch.messages))
+        self._writing = writing
+        writing.add_done_callback(self._written)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self._flush()
-            except Exception as exc:  # disk full, file gone: stop and say why
-                self._fail(exc)
-                return
-
-    def _fail(self, exc: Exception) -> None:
-        self.error = f"{type(exc).__name__}: {exc}"
-        log.warning("rtnb: recording of %s stopped: %s", self.conn.name, self.error)
-        self._stopped = True
-        with self._write_lock:
-            f, self._file = self._file, None
-        if f is not None:
-            with contextlib.suppress(OSError, ValueError):  # its buffer cannot be written either
-                f.close()
-        self.conn._detach_view(self)
-
-    def _take(self) -> list[Message]:
-        log = self.conn.log
-        msgs, _ = log.since(self._pos)
-        end = msgs[-1].seq + 1 if msgs else max(self._pos, log.first_seq)
-        self.missed += end - self._pos - len(msgs)
-        self._pos = end
-        return msgs
-
-    async def _flush(self) -> None:
-        msgs = self._take()
-        if msgs:
-            self._inflight = msgs
-            try:
-                await asyncio.to_thread(self._write, msgs)
-            finally:
-                self._inflight = []
+    def _written(self, writing: asyncio.Future[None]) -> None:
+        if writing is self._writing:
+            self._writing = None
+            self._inflight = []
+        if not writing.cancelled() and (exc := writing.exception()) is not None:
+            self._fail(exc)  # disk full, file gone: stop and say why
 
     def _write(self, msgs: list[Message]) -> None:
         with self._write_lock:
@@ -162,75 +133,84 @@ class Recorder:
             self._next_write = fresh[-1].seq + 1
             self.written += len(fresh)
 
+    def _fail(self, exc: BaseException) -> None:
+        """Stop on a failed write (disk full, file gone) and say why; no final update."""
+        if self.error is None:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("rtnb: recording of %s stopped: %s", self.conn.name, self.error)
+        self._begin_stop()
+        self._close_file()
+
+    def _close_file(self) -> None:
+        with self._write_lock:
+            f, self._file = self._file, None
+        if f is None:
+            return
+        try:
+            f.close()
+        except (OSError, ValueError) as exc:  # what it still buffered could not be written
+            self._fail(exc)
+
     # --- stopping ---------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        """True until :meth:`stop`."""
-        return not self._stopped
+    def _final_update(self) -> None:
+        """Write what is left right here (a connection closing: the file is complete
+        when its ``close()`` returns); a batch the writer thread still holds is
+        included, ``_write`` skips what it already wrote."""
+        batch = self._take()
+        self.missed += batch.missed
+        try:
+            self._write([*self._inflight, *batch.messages])
+        except Exception as exc:
+            self._fail(exc)
+
+    def _finished(self) -> None:
+        self._close_file()
+
+    async def _afinish(self) -> None:
+        """Stopped from another thread: let the writer thread finish, write the rest there."""
+        try:
+            if self._writing is not None:
+                await asyncio.wait([self._writing])  # its error, if any, went to _fail
+            batch = self._take()
+            self.missed += batch.missed
+            if batch.messages:
+                await asyncio.to_thread(self._write, batch.messages)
+        except Exception as exc:
+            self._fail(exc)
+            raise
+        finally:
+            self._close_file()
 
     async def astop(self) -> Recorder:
         """The async twin of :meth:`stop`."""
-        if in_loop_thread():
-            await self._stop_on_loop()
-        else:
-            await get_runtime().arun(self._stop_on_loop())
+        if self._begin_stop():
+            try:
+                if in_loop_thread():
+                    await self._afinish()
+                else:
+                    await get_runtime().arun(self._afinish())
+            finally:
+                self._signal_done()
+        elif self._done is not None and not in_loop_thread():  # stopping elsewhere right now
+            await asyncio.to_thread(self._done.wait, 15.0)
         return self
 
-    async def _stop_on_loop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        task = self._task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        try:
-            await self._flush()
-        finally:
-            self._finish()
-
-    def _stop_now(self) -> None:
-        """Stop from the loop thread without awaiting (a connection closing its views).
-
-        The last batch is written right here, so the file is complete when the
-        connection's ``close()`` returns; a batch still being written by the
-        flusher is included (``_write`` skips what was already written).
-        """
-        if self._stopped:
-            return
-        self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-        try:
-            self._write([*self._inflight, *self._take()])
-        finally:
-            self._finish()
-
-    def _finish(self) -> None:
-        with self._write_lock:
-            f, self._file = self._file, None
-        if f is not None:
-            f.close()
-        self.conn._detach_view(self)
-
     def stop(self, timeout: float = 15.0) -> Recorder:
-        """Write what is left, close the file and stop; returns the recorder. Idempotent."""
-        if self._stopped:
-            return self
-        if in_loop_thread():
-            self._stop_now()
-            return self
-        get_runtime().run(self._stop_on_loop(), timeout)
+        """Write what is left, close the file and stop; returns the recorder. Idempotent.
+
+        Raises:
+            OSError: when the last write fails (:attr:`error` says so too).
+        """
+        self._stop(timeout)
         return self
 
     def close(self) -> None:
-        """Same as :meth:`stop` (called when the connection closes)."""
+        """Same as :meth:`stop`."""
         self.stop()
 
     async def _aclose_at_exit(self) -> None:
-        await self._stop_on_loop()
+        await self.astop()
 
     def __enter__(self) -> Recorder:
         return self
@@ -262,7 +242,7 @@ def recorders() -> dict[str, Recorder]:
         return dict(_by_name)
 
 
-def start_recorder(conn: Connection, path: str | os.PathLike[str], **options: Any) -> Recorder:
+def start_recorder(conn: Source, path: str | os.PathLike[str], **options: Any) -> Recorder:
     """Record ``conn`` to ``path`` under its name, so it can be listed and stopped by name.
 
     Args:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtnb.errors import MessagesMissed, RecvTimeout
-from rtnb.message import Message, MessageLog
+from rtnb.errors import ConnectionClosed, MessagesMissed, RecvTimeout
+from rtnb.message import Batch, Cursor, Message, MessageLog
 
 
 def fill(log: MessageLog, n: int, start: int = 0) -> None:
@@ -124,11 +124,26 @@ def test_cursor_wakes_when_another_thread_appends() -> None:
     assert not log._wakeups
 
 
-def test_cursor_check_stops_the_wait() -> None:
+def test_an_ended_log_stops_the_wait_after_what_is_left() -> None:
     log = MessageLog()
     cur = log.cursor()
-    with pytest.raises(LookupError, match="closed"):
-        cur.next(timeout=5, check=lambda: LookupError("closed"))
+    log.append(Message("last"))
+    log.end("ws connection 'x' is closed")
+    assert cur.next(timeout=5).data == "last"  # what arrived before the end is returned
+    with pytest.raises(ConnectionClosed, match="'x' is closed"):
+        cur.next(timeout=5)
+    with pytest.raises(ConnectionClosed, match="'x' is closed"):
+        asyncio.run(cur.anext(timeout=5))
+
+
+def test_ending_the_log_wakes_a_waiting_cursor() -> None:
+    log = MessageLog()
+    cur = log.cursor()
+    threading.Timer(0.05, log.end, args=("gone",)).start()
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionClosed, match="gone"):
+        cur.next(timeout=5)
+    assert time.monotonic() - t0 < 4 and not log._wakeups
 
 
 def test_async_cursor_wakes_from_another_thread() -> None:
@@ -169,20 +184,26 @@ def test_json_nested_too_deep_is_not_json_with_the_stdlib_backend(
     assert Message('{"ok": [1]}').json == {"ok": [1]}
 
 
-def test_since_returns_new_messages_and_counts_missed() -> None:
+def take(log: MessageLog, seq: int, limit: int | None = None) -> tuple[list[Message], int]:
+    """A batch from a fresh cursor at ``seq``: its messages and how many were missed."""
+    msgs, missed, _skipped = Cursor(log, seq, direction=None).take(limit)
+    return msgs, missed
+
+
+def test_take_returns_new_messages_and_counts_missed() -> None:
     log = MessageLog(max_messages=5)
     fill(log, 8)
-    msgs, missed = log.since(0)
+    msgs, missed = take(log, 0)
     assert missed == 3
     assert [m.seq for m in msgs] == [3, 4, 5, 6, 7]
-    msgs, missed = log.since(6)
+    msgs, missed = take(log, 6)
     assert missed == 0 and [m.seq for m in msgs] == [6, 7]
-    msgs, missed = log.since(3, limit=2)
+    msgs, missed = take(log, 3, limit=2)
     assert [m.seq for m in msgs] == [6, 7] and missed == 0
-    assert log.since(8) == ([], 0)
+    assert take(log, 8) == ([], 0)
 
 
-def test_since_and_tail_agree_with_a_plain_slice_of_the_log() -> None:
+def test_take_and_tail_agree_with_a_plain_slice_of_the_log() -> None:
     for bound, count in ((5, 3), (5, 5), (5, 8), (7, 20)):
         log = MessageLog(max_messages=bound)
         fill(log, count)
@@ -192,31 +213,95 @@ def test_since_and_tail_agree_with_a_plain_slice_of_the_log() -> None:
                 keep = [s for s in stored if s >= seq]
                 if limit is not None:
                     keep = keep[len(keep) - limit :] if len(keep) > limit else keep
-                msgs, missed = log.since(seq, limit)
+                cur = Cursor(log, seq, direction=None)
+                msgs, missed, skipped = cur.take(limit)
                 assert [m.seq for m in msgs] == keep, (bound, count, seq, limit)
                 assert missed == max(0, log.first_seq - seq), (bound, count, seq, limit)
+                # every seq from the old position to the new one is returned or counted
+                assert cur.pos == max(seq, count) and not cur.pending
+                assert missed + skipped + len(msgs) == max(0, count - seq)
         for n in (-1, 0, 1, 2, bound, bound + 5):
             assert [m.seq for m in log.tail(n)] == (stored[-n:] if n > 0 else [])
 
 
-def test_since_and_tail_copy_only_what_they_return() -> None:
+def test_take_and_tail_copy_only_what_they_return() -> None:
     import tracemalloc
 
     log = MessageLog(max_messages=200_000)
     fill(log, 200_000)
+    cur = Cursor(log, log.next_seq - 5, direction=None)
+    newest = Cursor(log, 0, direction=None)
     tracemalloc.start()
     try:
-        msgs, missed = log.since(log.next_seq - 5)
-        _, since_peak = tracemalloc.get_traced_memory()
+        msgs, missed, _ = cur.take()
+        _, take_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        limited, _, skipped = newest.take(limit=3)
+        _, limited_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         tail = log.tail(3)
         _, tail_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert [m.seq for m in msgs] == list(range(199_995, 200_000)) and missed == 0
+    assert [m.seq for m in limited] == [199_997, 199_998, 199_999] and skipped == 199_997
     assert [m.seq for m in tail] == [199_997, 199_998, 199_999]
     # a copy of the whole log would be 1.6 MB of pointers
-    assert since_peak < 100_000 and tail_peak < 100_000
+    assert take_peak < 100_000 and limited_peak < 100_000 and tail_peak < 100_000
+
+
+def test_take_leaves_out_the_other_direction_and_counts_only_the_log() -> None:
+    log = MessageLog(max_messages=10)
+    log.append(Message("sent", direction="out"))
+    log.append(Message("reply"))
+    cur = log.cursor(start=0)  # direction "in", as recv's
+    batch = cur.take()
+    assert [m.data for m in batch.messages] == ["reply"] and batch == Batch(batch.messages, 0, 0)
+    assert cur.pos == 2
+
+
+def test_take_raises_once_the_log_ended_and_everything_was_read() -> None:
+    log = MessageLog()
+    cur = log.cursor(start=0, direction=None)
+    log.append(Message("a"))
+    assert cur.take().messages[0].data == "a"
+    assert cur.take() == Batch([], 0, 0)  # nothing new yet: an empty batch
+    log.append(Message("b"))
+    log.end("closed by the test")
+    assert [m.data for m in cur.take().messages] == ["b"]
+    with pytest.raises(ConnectionClosed, match="closed by the test"):
+        cur.take()
+    with pytest.raises(ValueError, match="limit"):
+        cur.take(-1)
+
+
+def test_take_is_consistent_while_another_thread_appends() -> None:
+    log = MessageLog(max_messages=50)
+    cur = log.cursor(start=0, direction=None)
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set() and i < 2_000_000:
+            log.append(Message(str(i)))
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen = 0
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            before = cur.pos
+            msgs, missed, skipped = cur.take(limit=7 if seen % 2 else None)
+            seqs = [m.seq for m in msgs]
+            assert seqs == list(range(cur.pos - len(seqs), cur.pos))  # contiguous, newest
+            assert before + missed + skipped + len(msgs) == cur.pos
+            seen += 1
+    finally:
+        stop.set()
+        thread.join(10)
+    assert seen > 10
 
 
 def test_to_pandas_flattens_json_columns() -> None:

@@ -35,6 +35,7 @@ PURE = [
     "lifecycle.py",
     "message.py",
     "localtrust.py",
+    "source.py",
     "server/security.py",
     "server/sse_streams.py",
 ]

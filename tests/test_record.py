@@ -335,3 +335,61 @@ def test_recorders_by_name_start_list_and_stop(server: Server, tmp_path: Path) -
     finally:
         c.close()
         stop_recorder("byname")
+
+
+def test_a_recorder_of_an_ended_stream_writes_what_is_stored_and_stops(tmp_path: Path) -> None:
+    write_recording(tmp_path / "src.jsonl", ["a", "b"], 0.0)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=0)
+    drain(c)
+    rec = c.record(tmp_path / "copy.jsonl", include_existing=True)
+    assert not rec.running and rec.written == 2  # nothing more can arrive
+    assert [r.data for r in read(tmp_path / "copy.jsonl")[1]] == ["a", "b"]
+    assert rec.stop() is rec
+
+
+def test_a_recorder_stops_and_completes_its_file_when_the_stream_ends(tmp_path: Path) -> None:
+    write_recording(tmp_path / "src.jsonl", ["a", "b", "c"], 0.2)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=1.0)
+    c.wait_open(10)
+    rec = c.record(tmp_path / "copy.jsonl", include_existing=True, interval=30)  # no flush
+    deadline = time.monotonic() + 10
+    while rec.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert c.state == "closed" and not rec.running
+    assert [r.data for r in read(tmp_path / "copy.jsonl")[1]] == ["a", "b", "c"]
+
+
+def test_stop_raises_when_the_last_write_fails(server: Server) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open()
+    rec = c.record("/dev/full", interval=30)
+    c.send("x")
+    c.recv(timeout=5)
+    with pytest.raises(OSError, match="No space left"):
+        rec.stop()
+    assert not rec.running and rec.error is not None and "No space left" in rec.error
+    rec.stop()  # quiet now
+
+
+def test_stop_waits_for_the_final_write_the_stream_end_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rtnb.record import Recorder
+
+    write = Recorder._write
+
+    def slow_write(self: Recorder, msgs: list[rtnb.Message]) -> None:
+        time.sleep(0.3)  # the loop is still writing when the caller sees "closed"
+        write(self, msgs)
+
+    monkeypatch.setattr(Recorder, "_write", slow_write)
+    write_recording(tmp_path / "src.jsonl", [str(i) for i in range(500)], 0.0)
+    c = rtnb.replay(tmp_path / "src.jsonl", speed=0, max_messages=1000)
+    rec = c.record(tmp_path / "copy.jsonl", include_existing=True, interval=30)
+    deadline = time.monotonic() + 10
+    while c.state != "closed" and time.monotonic() < deadline:
+        time.sleep(0.001)
+    rec.stop()
+    assert rec.written == 500 and not rec.running
+    assert len(read(tmp_path / "copy.jsonl")[1]) == 500

@@ -317,7 +317,9 @@ def test_after_a_page_reload_the_views_show_their_current_state(page: Any) -> No
     rows = f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row"
     page.wait_for_selector(rows, timeout=60_000)
     assert int(page.locator(rows).first.get_attribute("data-seq") or 0) > 100
-    echo_rows = page.locator(f"{cell(ECHO)} .rtnb-table tr.rtnb-row").all_inner_texts()
-    assert any("from the browser" in r for r in echo_rows)  # rows from before the reload
+    echo_rows = f"{cell(ECHO)} .rtnb-table tr.rtnb-row"
+    page.wait_for_selector(echo_rows, timeout=60_000)  # that cell may render after the panel's
+    texts = page.locator(echo_rows).all_inner_texts()
+    assert any("from the browser" in r for r in texts)  # rows from before the reload
     sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)

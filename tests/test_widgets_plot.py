@@ -84,15 +84,15 @@ def test_a_message_arriving_while_a_plot_is_built_is_plotted_once(
     for price in (1, 2, 3):
         c.send({"price": price})
         c.recv(timeout=5)
-    since = c.log.since
+    read = c.log._read
 
-    def since_with_an_arrival(seq: int, limit: int | None = None) -> object:
+    def read_with_an_arrival(seq: int, limit: int | None = None) -> object:
         # The stream goes on while the view reads the stored messages.
-        c.log.since = since  # type: ignore[method-assign]
+        c.log._read = read  # type: ignore[method-assign]
         c.log.append(rtnb.Message('{"price": 4}'))
-        return since(seq, limit)
+        return read(seq, limit)
 
-    c.log.since = since_with_an_arrival  # type: ignore[method-assign]
+    c.log._read = read_with_an_arrival  # type: ignore[method-assign]
     p = c.plot("price", backend=backend)
     assert p._flusher is not None
     flushes = p._flusher.flushes

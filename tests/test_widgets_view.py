@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import rtnb
+import rtnb.widgets
 from rtnb.server import Server
 from rtnb.widgets._view import MAX_LIVE_VIEWS, live_views
 
@@ -47,3 +50,51 @@ def test_stopping_a_panel_stops_its_table(server: Server) -> None:
     panel.stop()
     assert not panel.running and not panel.table.running
     assert c.state == "open"
+
+
+def test_views_display_and_the_recorder_do_not_import_the_connection_module() -> None:
+    import ast
+
+    from .test_purity import RTNB, imports
+
+    readers = [*sorted((RTNB / "widgets").glob("*.py")), RTNB / "display.py", RTNB / "reader.py"]
+    for path in readers:
+        assert "rtnb:connection" not in imports(path), path  # not even for typing
+    # record.py: replay() (a connection factory, moving to rtnb/registry.py) may; the
+    # Recorder, like the views, types against rtnb.source.Source.
+    tree = ast.parse((RTNB / "record.py").read_text())
+    recorder = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Recorder")
+    assert "Connection" not in {n.id for n in ast.walk(recorder) if isinstance(n, ast.Name)}
+
+
+def test_a_view_stops_with_a_final_update_when_its_stream_ends_by_itself(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "three.jsonl"
+    path.write_text(
+        "".join(f'{{"ts": {1.0 + i * 0.3}, "data": "m{i}"}}\n' for i in range(3)), encoding="utf-8"
+    )
+    c = rtnb.replay(path, speed=1.0)
+    c.wait_open(10)
+    t = c.table(rate=0.2)  # no tick before the end: the final update shows the rest
+    assert t.running
+    wait_for(lambda: c.state == "closed")  # the replay ended; nobody called close()
+    wait_for(lambda: not t.running)
+    assert [r["data"] for r in t.rows] == ["m0", "m1", "m2"]
+    assert t not in live_views()
+    c.close()
+
+
+def test_front_end_modules_are_files_anywidget_can_reload(server: Server) -> None:
+    from rtnb.widgets import CanvasPlot, LiveTable
+    from rtnb.widgets.panel import PanelControls
+
+    here = Path(rtnb.widgets.__file__).parent
+    for cls, name in ((LiveTable, "table"), (CanvasPlot, "canvas"), (PanelControls, "panel")):
+        # a path, not its text: with ANYWIDGET_HMR=1 anywidget watches it in a dev install
+        assert not isinstance(cls._esm, str) and not isinstance(cls._css, str)
+        assert str(cls._esm) == (here / f"{name}.js").read_text(encoding="utf-8")
+        assert str(cls._css) == (here / f"{name}.css").read_text(encoding="utf-8")
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    assert "export default" in c.table()._esm  # what the front-end gets
+    c.close()

@@ -1,7 +1,7 @@
 """Live views of a connection: the panel, the table and the plots (see DESIGN.md, "Widgets").
 
-Every view pulls from the connection's log at a bounded rate with a
-:class:`~rtnb.widgets.flusher.Flusher`; nothing is done per message.
+Every view is a :class:`~rtnb.reader.Reader`: it takes what is new from its
+cursor into the connection's log at a bounded rate; nothing is done per message.
 """
 
 from __future__ import annotations

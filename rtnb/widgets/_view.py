@@ -1,4 +1,8 @@
-"""What every live view shares: its flusher, its link to the connection, and its display.
+"""What every live view shares: reading at a bounded rate, the live-view cap, errors, display.
+
+A view is a :class:`~rtnb.reader.Reader` (cursor, flusher, stop on the
+connection's final state, final update) plus a widget. It writes only its
+``_render(batch)`` step and its ``_fallback`` outputs.
 
 A view shows as its widget in a widget front-end and, in the same output, as
 plain text plus HTML or PNG for front-ends without widgets (terminal IPython,
@@ -9,19 +13,15 @@ state, so the last frame stays in the saved notebook.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import threading
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..runtime import get_runtime, in_loop_thread
-from .flusher import Flusher
-
-if TYPE_CHECKING:
-    from ..connection import Connection, State
+from ..reader import Reader
+from ..runtime import in_loop_thread
+from ..source import Source
 
 log = logging.getLogger("rtnb")
 
@@ -51,53 +51,23 @@ def live_views() -> list[LiveView]:
         return list(_live.values())
 
 
-class _Stopper:
-    """What a view attaches to its connection: closing the connection stops the view's
-    timers, but leaves the widget on the page with its last state."""
+class LiveView(Reader):
+    """Mixin for widgets fed by a connection at a bounded rate (see :class:`~rtnb.reader.Reader`).
 
-    __slots__ = ("view",)
+    A view shows an ``error`` trait, if it has one, when an update fails.
+    """
 
-    def __init__(self, view: LiveView) -> None:
-        self.view = view
-
-    def close(self) -> None:
-        self.view.stop()
-
-
-class LiveView:
-    """Mixin for widgets fed by a connection at a bounded rate (see :class:`Flusher`)."""
-
-    _conn: Connection
-    _stopper: _Stopper
     _displays: list[str]
-    # Class defaults keep stop()/close() harmless on an instance whose __init__ failed.
-    _flusher: Flusher | None = None
-    _unsubscribe_state: Callable[[], None] | None = None
-    _stopped: bool = True
 
-    def _start_view(
-        self,
-        conn: Connection,
-        rate: float,
-        flush: Callable[[], None],
-        changed: Callable[[], bool],
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        name = f"{type(self).__name__.lower()}-{conn.name}"
-        flusher = Flusher(name, rate, flush, changed, on_error)
-        self._conn = conn
+    def _start_view(self, rate: float) -> None:
+        """Start updating ``rate`` times per second at most (after ``_open`` and the widget)."""
         self._displays = []
-        self._stopper = _Stopper(self)
-        self._flusher = flusher
-        if conn.state in ("closed", "failed"):
-            return  # nothing will arrive: show what is stored, start no timer
-        self._stopped = False
-        conn._attach_view(self._stopper)
-        self._unsubscribe_state = conn.on_state(self._state_changed)
-        flusher.start()
+        self._start(rate, self._show_error)
+        if self._stopped:
+            return
         with _live_lock:
             _live[id(self)] = self
-            oldest = [v for v in list(_live.values())[: max(0, len(_live) - MAX_LIVE_VIEWS)]]
+            oldest = list(_live.values())[: max(0, len(_live) - MAX_LIVE_VIEWS)]
         for view in oldest:
             text = (
                 f"rtnb: more than {MAX_LIVE_VIEWS} live views in this kernel; {view!r} stops "
@@ -109,64 +79,34 @@ class LiveView:
                 print(text, file=sys.stderr)
             view.stop()
 
-    def _state_changed(self, conn: Connection, state: State) -> None:
-        if state not in ("closed", "failed"):
-            return
-        if conn._closing and self._flusher is not None:
-            # close() is under way and will call stop() (through the _Stopper) in the
-            # closing cell's context; this listener may run in the connection task's.
-            self._flusher.stop()
-            return
-        self.stop()
-
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> Source:
         """The connection this view shows."""
-        return self._conn
-
-    @property
-    def running(self) -> bool:
-        """True while the view is updating."""
-        return not self._stopped
+        return self._source
 
     def stop(self) -> None:
         """Stop updating (the widget keeps its last state); idempotent, any thread."""
-        if self._stopped:
-            return
-        self._stopped = True
+        self._stop()
+
+    def close(self) -> None:
+        """Stop updating and remove the widget."""
+        self.stop()
+        # The widget class after this mixin (anywidget, ipywidgets) removes the widget.
+        close_widget = getattr(super(), "close", None)
+        if close_widget is not None:
+            close_widget()
+
+    def _stopping(self) -> None:
         with _live_lock:
             _live.pop(id(self), None)
-        if self._flusher is not None:
-            self._flusher.stop()
-        unsub, self._unsubscribe_state = self._unsubscribe_state, None
-        if unsub is not None:
-            with contextlib.suppress(ValueError):
-                unsub()
-        self._conn._detach_view(self._stopper)
-        # The last flush and the display refresh run on the loop (which owns the view's
-        # state) and before stop() returns, in the caller's context: the refreshed
-        # outputs are attributed to the cell that closed the view or its connection.
-        if in_loop_thread():
-            self._finish()
-            return
 
-        async def finish() -> None:
-            self._finish()
-
-        try:
-            get_runtime().run(finish(), timeout=10)
-        except Exception as exc:
-            log.debug("rtnb view: final update skipped: %r", exc)
-
-    def _finish(self) -> None:
-        try:
-            self._final_update()
-        except Exception as exc:
-            log.warning("rtnb view: final update failed: %s", exc)
+    def _finished(self) -> None:
         self._refresh_displays()
 
-    def _final_update(self) -> None:
-        """Called once when the view stops: show the last state (override)."""
+    def _show_error(self, exc: BaseException) -> None:
+        text = f"update failed: {type(exc).__name__}: {exc}"[:300]
+        if getattr(self, "error", text) != text:  # only views with an ``error`` trait
+            setattr(self, "error", text)  # noqa: B010
 
     # --- display ----------------------------------------------------------------------
 
@@ -196,7 +136,7 @@ class LiveView:
         del self._displays[:-8]
 
     def _refresh_displays(self) -> None:
-        if not self._displays:
+        if not getattr(self, "_displays", None):
             return
         try:
             from IPython.display import update_display

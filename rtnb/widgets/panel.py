@@ -20,14 +20,15 @@ import ipywidgets
 import traitlets
 
 from ..display import STATE_COLOURS, connection_html
+from ..reader import check_rate
 from ..runtime import get_runtime
 from ..sendtext import parse_send_text
 from ._view import LiveView, in_kernel
-from .flusher import check_rate
 from .table import LiveTable
 
 if TYPE_CHECKING:
-    from ..connection import Connection, State
+    from ..message import Batch
+    from ..source import Source, State
 
 __all__ = ["ConnectionPanel", "PanelControls", "display_connection"]
 
@@ -38,8 +39,8 @@ HERE = Path(__file__).parent
 class PanelControls(anywidget.AnyWidget):
     """The top of the panel: header, counters, send box and buttons (front-end in panel.js)."""
 
-    _esm = (HERE / "panel.js").read_text(encoding="utf-8")
-    _css = (HERE / "panel.css").read_text(encoding="utf-8")
+    _esm = HERE / "panel.js"  # a path: anywidget reloads it live in development
+    _css = HERE / "panel.css"
 
     name = traitlets.Unicode("").tag(sync=True)
     kind = traitlets.Unicode("").tag(sync=True)
@@ -71,20 +72,20 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     table: LiveTable | None = None
 
     def __init__(
-        self, conn: Connection, *, table: bool = True, rate: float = 2.0, **table_options: Any
+        self, conn: Source, *, table: bool = True, rate: float = 2.0, **table_options: Any
     ) -> None:
         check_rate(rate)
         # The table first: it checks its options before it opens a widget, so bad
         # options leave no orphaned controls widget behind.
         self.table = LiveTable(conn, **table_options) if table else None
-        transport = conn.transport
+        self._open(conn, from_start=False, limit=0)  # counters only: no message is copied
         self.controls = PanelControls(
             name=conn.name,
             kind=conn.kind,
             url=conn.url,
             state=conn.state,
-            can_send=bool(transport.can_send),
-            send_refusal=str(getattr(transport, "send_refusal", "") or ""),
+            can_send=conn.can_send,
+            send_refusal=conn.send_refusal,
             counters=_counters(conn),
         )
         self._feedback_n = 0
@@ -92,23 +93,23 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         super().__init__(children=children)
         self.add_class("rtnb-panel")
         self.controls.on_msg(self._on_front_end_msg)
-        self._start_view(conn, rate, self._flush, lambda: True)
+        self._start_view(rate)
 
     # --- runtime loop ------------------------------------------------------------------
 
-    def _flush(self) -> None:
-        counters = _counters(self._conn)
+    def _changed(self) -> bool:
+        return True  # the counters move (the rate decays) with no new message too
+
+    def _render(self, batch: Batch) -> None:
+        counters = _counters(self._source)
         if counters != self.controls.counters:
             self.controls.counters = counters
-        if self.controls.state != self._conn.state:
-            self.controls.state = self._conn.state
+        if self.controls.state != self._source.state:
+            self.controls.state = self._source.state
 
-    def _state_changed(self, conn: Connection, state: State) -> None:
+    def _state_changed(self, source: Source, state: State) -> None:
         self.controls.state = state
-        super()._state_changed(conn, state)
-
-    def _final_update(self) -> None:
-        self._flush()
+        super()._state_changed(source, state)
 
     # --- front-end messages (kernel main thread) ---------------------------------------
 
@@ -136,9 +137,9 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         JSON-looking text must parse; a bad payload is reported in the panel and
         not sent. The outcome (or the error) shows under the send box.
         """
-        conn = self._conn
-        if not conn.transport.can_send:
-            self._say(False, conn.transport.send_refusal or f"{conn.kind} cannot send")
+        conn = self._source
+        if not conn.can_send:
+            self._say(False, conn.send_refusal or f"{conn.kind} cannot send")
             return
         payload, error = parse_send_text(text)
         if error is not None or payload is None:
@@ -196,11 +197,11 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         super().close()
 
     def _fallback(self) -> dict[str, Any]:
-        conn = self._conn
+        conn = self._source
         return {"text/plain": conn.summary(), "text/html": connection_html(conn)}
 
     def __repr__(self) -> str:
-        return f"<ConnectionPanel {self._conn.summary() if hasattr(self, '_conn') else ''}>"
+        return f"<ConnectionPanel {self._source.summary() if hasattr(self, '_source') else ''}>"
 
 
 #: Panels made by displaying a connection that keep updating, per connection.
@@ -208,7 +209,7 @@ AUTO_PANELS_PER_CONNECTION = 2
 _auto_panels: dict[str, list[ConnectionPanel]] = {}
 
 
-def _counters(conn: Connection) -> dict[str, Any]:
+def _counters(conn: Source) -> dict[str, Any]:
     s = conn.stats
     return {
         "received": s.received,
@@ -222,7 +223,7 @@ def _counters(conn: Connection) -> dict[str, Any]:
     }
 
 
-def display_connection(conn: Connection) -> None:
+def display_connection(conn: Source) -> None:
     """Show ``conn``: the live panel in a Jupyter kernel, the one-line summary in a terminal.
 
     The panel's output also carries ``text/plain`` and ``text/html`` summaries, so

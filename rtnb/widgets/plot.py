@@ -23,13 +23,14 @@ import ipywidgets
 import numpy as np
 import traitlets
 
+from ..reader import check_rate
 from ..runtime import get_runtime
 from ..series import Series, Window, decimate, parse_window, sticky_limits
 from ._view import LiveView
-from .flusher import check_rate, pull
 
 if TYPE_CHECKING:
-    from ..connection import Connection
+    from ..message import Batch
+    from ..source import Source
 
 __all__ = ["AggRenderer", "CanvasPlot", "MplPlot", "live_plot"]
 
@@ -44,7 +45,7 @@ SNAPSHOT_POINTS = 8192
 
 
 def live_plot(
-    conn: Connection,
+    conn: Source,
     *fields: str,
     by: str | None = None,
     x: str | None = None,
@@ -96,13 +97,6 @@ def live_plot(
     if backend == "canvas":
         return CanvasPlot(conn, series, rate=rate or 20.0, width=width, height=height, title=label)
     return MplPlot(conn, series, rate=rate or 5.0, width=width, height=height, title=label)
-
-
-def _initial_messages(conn: Connection, series: Series) -> int:
-    """Add the stored messages to ``series``; return the log position after them."""
-    msgs, pos, _missed = pull(conn.log, conn.log.first_seq)
-    series.add(msgs)
-    return pos
 
 
 # --- matplotlib ------------------------------------------------------------------------
@@ -247,7 +241,7 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Source,
         series: Series,
         *,
         rate: float = 5.0,
@@ -258,7 +252,8 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
         self.series = series
         series.track_new = False  # this backend redraws whole lines: no deltas needed
         self.renderer = AggRenderer(width, height, title)
-        self._pos = _initial_messages(conn, series)
+        self._open(conn)
+        series.add(self._take().messages)
         super().__init__(
             value=self.renderer.render(series),
             format="png",
@@ -267,29 +262,16 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
             layout=ipywidgets.Layout(width=f"{width}px", height=f"{height}px"),
         )
         self.frames = 1
-        self._start_view(conn, rate, self._flush, self._changed)
+        self._start_view(rate)
 
-    def _changed(self) -> bool:
-        return self._conn.log.next_seq != self._pos
-
-    def _flush(self) -> None:
-        msgs, self._pos, _missed = pull(self._conn.log, self._pos)
-        if self.series.add(msgs):
+    def _render(self, batch: Batch) -> None:
+        if self.series.add(batch.messages):
             self.value = self.renderer.render(self.series)
             self.frames += 1
-
-    def _final_update(self) -> None:
-        if self._conn.log.next_seq != self._pos:
-            self._flush()
 
     def png(self) -> bytes:
         """The latest frame as PNG bytes."""
         return bytes(self.value)
-
-    def close(self) -> None:
-        """Stop updating and remove the widget."""
-        self.stop()
-        super().close()
 
     def _fallback(self) -> dict[str, Any]:
         import base64
@@ -302,7 +284,7 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
     def __repr__(self) -> str:
         s = self.series
         return (
-            f"<MplPlot {self._conn.name if hasattr(self, '_conn') else ''}: "
+            f"<MplPlot {self._source.name if hasattr(self, '_source') else ''}: "
             f"{', '.join(s.labels()) or ', '.join(s.fields)} "
             f"({s.points()} points, {s.window.describe()})>"
         )
@@ -324,8 +306,8 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         points_sent: points sent so far, over all lines.
     """
 
-    _esm = (HERE / "canvas.js").read_text(encoding="utf-8")
-    _css = (HERE / "canvas.css").read_text(encoding="utf-8")
+    _esm = HERE / "canvas.js"  # a path: anywidget reloads it live in development
+    _css = HERE / "canvas.css"
 
     title = traitlets.Unicode("").tag(sync=True)
     labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -339,7 +321,7 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Source,
         series: Series,
         *,
         rate: float = 20.0,
@@ -348,7 +330,8 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         title: str = "",
     ) -> None:
         self.series = series
-        self._pos = _initial_messages(conn, series)
+        self._open(conn)
+        series.add(self._take().messages)
         series.take_new()
         self._fallback_renderer: AggRenderer | None = None
         self._size = (width, height)
@@ -368,20 +351,11 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         )
         series.new_lines = False
         self.on_msg(self._on_front_end_msg)
-        self._start_view(conn, rate, self._flush, self._changed, self._show_error)
+        self._start_view(rate)
 
-    def _show_error(self, exc: BaseException) -> None:
-        text = f"update failed: {type(exc).__name__}: {exc}"
-        if text != self.error:
-            self.error = text[:300]
-
-    def _changed(self) -> bool:
-        return self._conn.log.next_seq != self._pos
-
-    def _flush(self) -> None:
-        msgs, self._pos, _missed = pull(self._conn.log, self._pos)
+    def _render(self, batch: Batch) -> None:
         s = self.series
-        if not s.add(msgs):
+        if not s.add(batch.messages):
             return
         if s.new_lines:
             s.new_lines = False
@@ -415,15 +389,6 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "hello":
             get_runtime().call_soon(self._send_snapshot)
-
-    def _final_update(self) -> None:
-        if self._conn.log.next_seq != self._pos:
-            self._flush()
-
-    def close(self) -> None:
-        """Stop updating and remove the widget."""
-        self.stop()
-        super().close()
 
     def _fallback(self) -> dict[str, Any]:
         import base64

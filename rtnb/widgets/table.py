@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from ..reader import check_rate
 from ..rows import TableRows, pretty_payload, rows_html
 from ..runtime import get_runtime
 from ._view import LiveView
-from .flusher import check_rate, pull
 
 if TYPE_CHECKING:
-    from ..connection import Connection
+    from ..message import Batch
+    from ..source import Source
 
 __all__ = ["LiveTable"]
 
@@ -54,8 +55,8 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         >>> c.table(filter="symbol=AAPL", columns=["price"])   # doctest: +SKIP
     """
 
-    _esm = (HERE / "table.js").read_text(encoding="utf-8")
-    _css = (HERE / "table.css").read_text(encoding="utf-8")
+    _esm = HERE / "table.js"  # a path: anywidget reloads it live in development
+    _css = HERE / "table.css"
 
     name = traitlets.Unicode("").tag(sync=True)
     columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -71,7 +72,7 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Source,
         *,
         columns: Iterable[str] | None = None,
         max_rows: int = 200,
@@ -86,17 +87,10 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         if not isinstance(height, int) or isinstance(height, bool) or height < 60:
             raise ValueError(f"height must be at least 60 pixels, not {height!r}")
         self._model = model
-        self._sent = bool(sent)
-        log_ = conn.log
-        start = log_.first_seq
-        first, _ = log_.since(start, None if model.keep else max_rows)
-        skipped = first[0].seq - start if first else 0
-        model.add((m for m in first if self._sent or m.direction == "in"), skipped)
-        self._pos = first[-1].seq + 1 if first else log_.next_seq
         self._meta_seen: set[str] = set()
-        self._last_info_sent: dict[str, Any] = {}
-        for row in model.rows:
-            self._meta_seen.update(k for k in _META if k in row)
+        # A filter must see every message; without one, only the newest max_rows show.
+        self._open(conn, limit=None if model.keep else max_rows, direction=None if sent else "in")
+        self._add(self._take())
         super().__init__(
             name=conn.name,
             columns=list(model.columns),
@@ -108,38 +102,33 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             filter_text=_describe_filter(filter),
             info=self._info(),
         )
+        self._last_info_sent = self._info()  # the front-end got it with the widget
         self.on_msg(self._on_front_end_msg)
         self.observe(self._on_paused, names="paused")
-        self._start_view(conn, rate, self._flush, self._changed, self._show_error)
-
-    def _show_error(self, exc: BaseException) -> None:
-        text = f"update failed: {type(exc).__name__}: {exc}"
-        if text != self.error:
-            self.error = text[:300]
+        self._start_view(rate)
 
     # --- flushing (runtime loop) -------------------------------------------------------
 
-    def _changed(self) -> bool:
-        return not self.paused and self._conn.log.next_seq != self._pos
+    def _add(self, batch: Batch) -> list[dict[str, Any]]:
+        # Messages beyond the limit (or gone from the log) still count as seen.
+        new = self._model.add(batch.messages, batch.skipped + batch.missed)
+        seen = self._meta_seen
+        if len(seen) < len(_META):
+            for row in new:
+                seen.update(k for k in _META if k in row)
+        return new
 
-    def _flush(self) -> None:
+    def _changed(self) -> bool:
+        return not self.paused and super()._changed()
+
+    def _render(self, batch: Batch) -> None:
         model = self._model
-        limit = None if model.keep is not None else model.max_rows
-        before = self._pos
-        msgs, self._pos, _missed = pull(self._conn.log, self._pos, limit)
-        # Messages beyond the pull limit (or gone from the log) still count as seen.
-        skipped = self._pos - before - len(msgs)
-        if not self._sent:
-            msgs = [m for m in msgs if m.direction == "in"]
-        cols_before = len(model.columns)
-        new = model.add(msgs, skipped)
+        cols_before, meta_before = len(model.columns), len(self._meta_seen)
+        new = self._add(batch)
         if len(model.columns) != cols_before:
             self.columns = list(model.columns)
-        for row in new:
-            for key in _META:
-                if key in row and key not in self._meta_seen:
-                    self._meta_seen.add(key)
-                    self.meta = [k for k in _META if k in self._meta_seen]
+        if len(self._meta_seen) != meta_before:
+            self.meta = [k for k in _META if k in self._meta_seen]
         info = self._info()
         self._set_quietly(rows=model.snapshot(), info=info)
         if new or info != self._last_info_sent:
@@ -175,22 +164,19 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             get_runtime().call_soon(self._send_detail, content["seq"])
 
     def _send_detail(self, seq: int) -> None:
-        msg = self._conn.log.get(seq)
+        log_ = self._source.log
+        msg = log_.get(seq)
         text = (
             pretty_payload(msg)
             if msg is not None
             else f"message #{seq} is no longer stored (the log keeps the newest "
-            f"{self._conn.log.max_messages})"
+            f"{log_.max_messages})"
         )
         self.send({"type": "detail", "seq": seq, "text": text})
 
     def _on_paused(self, change: Any) -> None:
         if not change["new"] and self._flusher is not None:
             self._flusher.poke()
-
-    def _final_update(self) -> None:
-        if self._conn.log.next_seq != self._pos:
-            self._flush()
 
     # --- public ------------------------------------------------------------------------
 
@@ -207,17 +193,12 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
 
         def do_clear() -> None:
             self._model.clear()
-            self._pos = self._conn.log.next_seq
+            self._cursor.pos = self._source.log.next_seq
             self._set_quietly(rows=[])
             self.columns = list(self._model.columns)
             self._send_snapshot()
 
         get_runtime().call_soon(do_clear)
-
-    def close(self) -> None:
-        """Stop updating and remove the widget."""
-        self.stop()
-        super().close()
 
     def _fallback(self) -> dict[str, Any]:
         rows = self._model.snapshot()
