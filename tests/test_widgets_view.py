@@ -52,21 +52,6 @@ def test_stopping_a_panel_stops_its_table(server: Server) -> None:
     assert c.state == "open"
 
 
-def test_views_display_and_the_recorder_do_not_import_the_connection_module() -> None:
-    import ast
-
-    from .test_purity import RTNB, imports
-
-    readers = [*sorted((RTNB / "widgets").glob("*.py")), RTNB / "display.py", RTNB / "reader.py"]
-    for path in readers:
-        assert "rtnb:connection" not in imports(path), path  # not even for typing
-    # record.py: replay() (a connection factory, moving to rtnb/registry.py) may; the
-    # Recorder, like the views, types against rtnb.source.Source.
-    tree = ast.parse((RTNB / "record.py").read_text())
-    recorder = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Recorder")
-    assert "Connection" not in {n.id for n in ast.walk(recorder) if isinstance(n, ast.Name)}
-
-
 def test_a_view_stops_with_a_final_update_when_its_stream_ends_by_itself(
     tmp_path: Path,
 ) -> None:
