@@ -366,7 +366,7 @@ def test_a_stalled_ticker_client_is_dropped_not_buffered() -> None:
 
             def buffered() -> int:
                 total = 0
-                for ws in list(app[SOCKETS]):
+                for ws, _ in list(app[SOCKETS].values()):
                     writer = getattr(ws, "_writer", None)
                     transport = getattr(writer, "transport", None)
                     if transport is not None and not transport.is_closing():
@@ -375,7 +375,7 @@ def test_a_stalled_ticker_client_is_dropped_not_buffered() -> None:
 
             peak = 0
             deadline = time.monotonic() + 20
-            while any(not ws.closed for ws in list(app[SOCKETS])):
+            while any(not ws.closed for ws, _ in list(app[SOCKETS].values())):
                 peak = max(peak, rtnb.runtime.run(_call(buffered), 5))
                 assert time.monotonic() < deadline, "stalled client was never dropped"
                 time.sleep(0.05)

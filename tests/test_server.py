@@ -384,3 +384,34 @@ def test_clients_that_reset_at_once_are_not_logged_as_server_errors(
     finally:
         srv.stop()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_closed_websocket_leaves_nothing_behind(fresh_server: Server) -> None:
+    # Each WebSocket the server served was kept (with its request, socket and
+    # compressor, ~100 KB) for the server's lifetime: a notebook that connects and
+    # closes in a loop grew without bound.
+    import gc
+    import weakref
+
+    from aiohttp import web
+
+    from rtnb.server.common import SOCKETS
+
+    assert fresh_server._app is not None
+    tracked = fresh_server._app[SOCKETS]
+    def responses() -> list[object]:  # type(), not isinstance(): a dead weak proxy raises
+        return [o for o in gc.get_objects() if issubclass(type(o), web.WebSocketResponse)]
+
+    before = {id(o) for o in responses()}
+    for _ in range(20):
+        c = rtnb.connect("ws", fresh_server.url_for("/ws/echo"), name="cycle").wait_open(10)
+        c.send("hi")
+        assert c.recv(timeout=5).data == "hi"
+        c.close()
+    deadline = time.monotonic() + 10
+    while tracked and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not tracked  # every handler returned and was forgotten
+    gc.collect()
+    left = [weakref.ref(o) for o in responses() if id(o) not in before]
+    assert len(left) <= 1, f"{len(left)} closed WebSockets still alive"

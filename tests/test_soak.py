@@ -168,7 +168,7 @@ def test_soak_through_cuts_and_stalls(caplog: pytest.LogCaptureFixture) -> None:
     # nothing left behind: tasks on rtnb's loop, server handlers, sockets
     wait_for(lambda: not (loop_tasks() - tasks_before), timeout=10)
     assert not app[TASKS]
-    assert all(s.closed for s in list(app[SOCKETS]))
+    assert all(s.closed for s, _ in list(app[SOCKETS].values()))
     wait_for(lambda: _open_fds() <= fds_before, timeout=10)
 
 

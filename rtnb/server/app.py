@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
@@ -18,7 +17,7 @@ from . import (
     webrtc_handlers,
     ws_handlers,
 )
-from .common import SOCKETS, close_ws
+from .common import SOCKETS, close_ws, forget_ws
 from .config import CONFIG, ENDPOINTS, ServerConfig
 from .limits import CLIENTS
 from .security import origin_allowed, token_from_request, token_matches
@@ -77,13 +76,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.debug("client %s left: %r", request.remote, exc)
         return web.Response(status=400, reason="client gone")
     finally:
+        forget_ws(request)
         if task is not None:
             tasks.discard(task)
 
 
 async def _close_streams(app: web.Application) -> None:
-    live: weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request] = app[SOCKETS]
-    sockets = list(live.items())
+    sockets = list(app[SOCKETS].values())
     await asyncio.gather(
         *(
             close_ws(ws, request, WSCloseCode.GOING_AWAY, b"server shutdown")
@@ -108,7 +107,7 @@ def build_app(config: ServerConfig) -> web.Application:
     limits.setup(app, config)
     app[CONFIG] = config
     app[ENDPOINTS] = []
-    app[SOCKETS] = weakref.WeakKeyDictionary()
+    app[SOCKETS] = {}
     app[TASKS] = set()
     for module in (
         ws_handlers,

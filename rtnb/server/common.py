@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -29,6 +28,7 @@ __all__ = [
     "close_ws",
     "cors_headers",
     "cut",
+    "forget_ws",
     "open_ws",
     "query_float",
     "request_faults",
@@ -36,8 +36,10 @@ __all__ = [
 
 log = logging.getLogger("rtnb.server")
 
-#: Every open WebSocket of a server and its request, closed on shutdown.
-SOCKETS = web.AppKey("rtnb_sockets", weakref.WeakKeyDictionary[web.WebSocketResponse, web.Request])
+#: Every open WebSocket of a server with its request, by ``id`` of the request, closed on
+#: shutdown. An entry goes when its handler returns (:func:`forget_ws`): a weak mapping
+#: would keep them all, since a request refers back to its response (~100 KB each).
+SOCKETS = web.AppKey("rtnb_sockets", dict[int, tuple[web.WebSocketResponse, web.Request]])
 
 
 async def open_ws(request: web.Request, **kwargs: Any) -> web.WebSocketResponse:
@@ -47,8 +49,13 @@ async def open_ws(request: web.Request, **kwargs: Any) -> web.WebSocketResponse:
         max_msg_size=config.max_message_size, heartbeat=config.heartbeat, **kwargs
     )
     await ws.prepare(request)
-    request.app[SOCKETS][ws] = request
+    request.app[SOCKETS][id(request)] = (ws, request)
     return ws
+
+
+def forget_ws(request: web.Request) -> None:
+    """Stop tracking the WebSocket ``request``'s handler opened (its handler returned)."""
+    request.app[SOCKETS].pop(id(request), None)
 
 
 #: How long a closing handshake may take before the connection is cut.
