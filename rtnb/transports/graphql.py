@@ -136,9 +136,12 @@ class GraphQLTransport(WebSocketTransport):
         if params is not None:
             self._init["payload"] = dict(params)
         self._event = "next"
+        self._what = "the operation"  # for the line that says it is over
         if self._query is not None:
-            _, name = operation_of(self._query, self._operation_name)
+            op_type, name = operation_of(self._query, self._operation_name)
             self._event = self._operation_name or name or "next"
+            self._what = f"the {op_type}" + (f" {self._event}" if self._event != "next" else "")
+        self._last_error: str | None = None  # of the running operation
         self._ids = itertools.count(1)
         self._sub_id: str | None = None
         self._calls: dict[str, _Call] = {}
@@ -182,6 +185,7 @@ class GraphQLTransport(WebSocketTransport):
             self._waiting_for = None
         if self._query is not None:
             self._sub_id = f"sub-{next(self._ids)}"
+            self._last_error = None
             await ws.send(
                 jsonfast.dumps(self._subscribe(self._sub_id, self._query, self._variables))
             )
@@ -219,7 +223,8 @@ class GraphQLTransport(WebSocketTransport):
                         RPCError(None, "graphql: the operation completed without a result")
                     )
             elif key == self._sub_id:
-                self._end(f"graphql: the {self._event} operation completed", fatal=False)
+                after = f" (after an error: {self._last_error})" if self._last_error else ""
+                self._end(f"graphql: {self._what} completed{after}", fatal=False)
         elif kind == "ping":
             self._later(self._send_raw('{"type":"pong"}'))
         elif kind != "pong":
@@ -235,7 +240,8 @@ class GraphQLTransport(WebSocketTransport):
         errors = payload.get("errors")
         if errors:
             self._deliver(jsonfast.dumps({"errors": errors}), "error")
-            self.on_error(ProtocolError(f"graphql: {_error_line(errors)}"))
+            self._last_error = _error_line(errors)
+            self.on_error(ProtocolError(f"graphql: {self._last_error}"))
 
     def _error(self, key: str, call: _Call | None, payload: Any) -> None:
         line = f"graphql: {_error_line(payload)}"
