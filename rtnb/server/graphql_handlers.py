@@ -69,16 +69,26 @@ PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT = 10.0
 
 
-async def _ticks(
+def _ticks(
     _root: Any, info: Any, symbols: list[str] | None = None, rate: float = 2.0, count: int = 0
 ) -> AsyncIterator[dict[str, Any]]:
-    """The ``ticks`` source: paced random-walk ticks through a small bounded queue."""
+    """The ``ticks`` source; checks its arguments before the stream starts.
+
+    A ValueError here (a bad symbol, rate or count) becomes the result's error.
+    """
     cmd = parse_tick_command(
         {"type": "subscribe", "symbols": symbols or ["AAPL"], "rate": rate, "count": count}
-    )  # ValueError (a bad symbol, rate or count) becomes the result's error
+    )
     gen = TickGenerator(cmd.symbols or ["AAPL"], seed=info.context["seed"])
+    return _tick_stream(gen, cmd.rate or 0.0, cmd.count or 0)
+
+
+async def _tick_stream(
+    gen: TickGenerator, rate: float, count: int
+) -> AsyncIterator[dict[str, Any]]:
+    """Paced random-walk ticks through a small bounded queue."""
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=64)
-    schedule = Schedule((cmd.rate or 0.0) * len(gen.symbols), time.time(), cmd.count or 0)
+    schedule = Schedule(rate * len(gen.symbols), time.time(), count)
 
     async def send_next() -> Step:
         tick = gen.next(time.time())
@@ -247,6 +257,14 @@ class _Session:
                 try:
                     async for result in stream:
                         await self.send({"id": key, "type": "next", "payload": result.formatted})
+                except (ConnectionResetError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # the source stream broke: the operation ends
+                    log.info("graphql: operation %s failed: %r", key, exc)
+                    await self.send(
+                        {"id": key, "type": "error", "payload": [{"message": str(exc)}]}
+                    )
+                    return
                 finally:
                     with contextlib.suppress(Exception):
                         await stream.aclose()  # type: ignore[attr-defined]
