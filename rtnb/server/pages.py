@@ -20,7 +20,7 @@ MAGIC = {
     "webrtc": "%rt_connect webrtc {path}",
     # application protocols (proto-rpc)
     "jsonrpc": "%rt_connect jsonrpc {path}",
-    "graphql": '%rt_connect graphql {path} --query "subscription { ticks { symbol price } }"',
+    "graphql": '%rt_connect graphql {path} --query "subscription {{ ticks {{ symbol price }} }}"',
 }
 
 
