@@ -50,7 +50,7 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
 from .completion import complete, rt_matcher
-from .errors import RTError, describe
+from .errors import RPCError, RTError, describe
 from .listing import connection_listing
 from .options import (
     add_connect_arguments,
@@ -339,7 +339,11 @@ class RTMagics(Magics):
 
     def _call(self, line: str) -> None:
         name, method, params = parse_call_line(line)
-        result = self._connection(name).call(method, params)
+        try:
+            result = self._connection(name).call(method, params)
+        except RPCError as exc:  # the call was right; the peer said no: one line, no usage
+            print(f"rt_call: {describe(exc)}", file=sys.stderr)
+            return
         print(json.dumps(result, ensure_ascii=False, default=str))
 
     @line_magic

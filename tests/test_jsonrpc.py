@@ -303,7 +303,8 @@ def test_rt_call_prints_the_answer_or_one_line(tmp_path: Path) -> None:
     assert "3" in out
     assert '{"text": "{not expanded}"}' in out
     assert '{"hello": "Hello, magic!"}' in out
-    assert "rt_call: Method not found (code -32601)" in p.stderr
+    assert "rt_call: Method not found (code -32601)\n" in p.stderr
+    assert "usage" not in p.stderr  # the call was right: only the answer's line
     assert "Traceback" not in p.stderr + p.stdout
 
 

@@ -78,8 +78,8 @@ def operation_of(document: str, operation_name: str | None = None) -> tuple[str,
         doc = parse(document)
     except GraphQLSyntaxError as exc:
         at = exc.locations[0] if exc.locations else None
-        where = f" at line {at.line}, column {at.column}" if at is not None else ""
-        raise ValueError(f"GraphQL {exc.message}{where}") from None
+        where = f" (line {at.line}, column {at.column})" if at is not None else ""
+        raise ValueError(f"GraphQL {exc.message.rstrip('.')}{where}") from None
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         ops = [op for op in ops if op.name is not None and op.name.value == operation_name]
