@@ -332,3 +332,15 @@ def test_graphql_ws_client_against_the_endpoint(server: Server) -> None:
     assert ticks[3] == {"op": "ticks", "complete": True}
     (bad,) = [o for o in out if o["op"] == "bad"]
     assert bad["error"][0]["message"] == "Cannot query field 'nope' on type 'Tick'."
+
+
+def test_a_recording_replays_with_its_events(server: Server, tmp_path: Path) -> None:
+    gq = _gq(server, query="subscription T { ticks(rate: 0, count: 5) { symbol price } }")
+    path = tmp_path / "gq.jsonl"
+    rec = gq.record(str(path), include_existing=True)
+    wait_for(lambda: _ended(gq), 10)
+    rec.stop()
+    live = [(m.event, m.json) for m in gq.log if m.direction == "in"]
+    r = rtnb.replay(str(path), speed=0)
+    played = [r.recv(timeout=5) for _ in range(5)]
+    assert [(m.event, m.json) for m in played] == live

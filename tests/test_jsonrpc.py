@@ -107,6 +107,16 @@ def test_subscribe_pushes_notifications_into_the_log(server: Server) -> None:
     rpc.call("unsubscribe", {"symbols": ["AAPL", "MSFT"]}, timeout=5)
 
 
+def test_a_finished_count_can_be_subscribed_again(server: Server) -> None:
+    rpc = _rpc(server)
+    for _ in range(2):
+        rpc.call("subscribe", {"symbols": "IBM", "rate": 0, "count": 2}, timeout=5)
+        assert [rpc.recv(timeout=5).json["symbol"] for _ in range(2)] == ["IBM", "IBM"]
+        with pytest.raises(rtnb.RecvTimeout):
+            rpc.recv(timeout=0.3)  # the count is the end of that stream
+        rpc.call("unsubscribe", {"symbols": "IBM"}, timeout=5)
+
+
 def test_send_on_open_renews_a_subscription_after_a_reconnect() -> None:
     srv = rtnb.serve()
     port = srv.port

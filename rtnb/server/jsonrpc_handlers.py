@@ -104,7 +104,7 @@ class _Session:
                 self.gen.add(name)
             self.rate = self.rate if cmd.rate is None else cmd.rate
             self.count = self.count if cmd.count is None else cmd.count
-            if self.stream is None:
+            if self.stream is None or self.stream.done():  # a finished count starts anew
                 self.stream = asyncio.get_running_loop().create_task(self._push())
         self.changed.set()
         return {"symbols": self.gen.symbols}
