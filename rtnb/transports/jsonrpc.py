@@ -78,14 +78,16 @@ class JSONRPCTransport(WebSocketTransport):
             self._malformed(data, "a frame that is not JSON")
             return
         if isinstance(obj, list) and obj:
-            for item in obj:
-                self._on_object(item, data)
+            for item in obj:  # a batch's answers: a bad one is kept alone, not the whole frame
+                self._on_object(item, None)
         else:
             self._on_object(obj, data)
 
-    def _on_object(self, obj: Any, frame: str | bytes) -> None:
+    def _on_object(self, obj: Any, frame: str | bytes | None) -> None:
+        """Route one JSON-RPC object (``frame``: its text, or None inside a batch)."""
         if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
-            self._malformed(frame, "a frame that is not a JSON-RPC 2.0 object")
+            text = jsonfast.dumps(obj) if frame is None else frame
+            self._malformed(text, "a frame that is not a JSON-RPC 2.0 object")
             return
         method = obj.get("method")
         if isinstance(method, str):  # a notification (or a request) from the server
@@ -93,7 +95,8 @@ class JSONRPCTransport(WebSocketTransport):
             self._deliver(jsonfast.dumps(params) if params is not None else "null", method)
             return
         if "result" not in obj and "error" not in obj:
-            self._malformed(frame, "a JSON-RPC object with neither method, result nor error")
+            text = jsonfast.dumps(obj) if frame is None else frame
+            self._malformed(text, "a JSON-RPC object with neither method, result nor error")
             return
         key = obj.get("id")
         waiting = self._pending.pop(key, None) if isinstance(key, int | str) else None
