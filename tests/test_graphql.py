@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
+from websockets.sync.server import ServerConnection
+from websockets.sync.server import serve as ws_serve
 from websockets.typing import Subprotocol
 
 import rtnb
@@ -158,6 +163,47 @@ def test_options_and_flags() -> None:
     assert connect_options(args, option_tables()) == {"query": "{ hello }", "variables": {"n": 1}}
     with pytest.raises(ValueError, match="--variables must be a JSON object"):
         connect_options(parser.parse_args(["--variables", "[1]"]), option_tables())
+
+
+def _peer(handler: Callable[[ServerConnection], None]) -> tuple[str, Any]:
+    srv = ws_serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("graphql-transport-ws")])
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return f"ws://127.0.0.1:{srv.socket.getsockname()[1]}/", srv
+
+
+def test_a_server_that_never_acks_is_named_in_the_timeout() -> None:
+    def handler(ws: ServerConnection) -> None:
+        ws.recv()  # connection_init, never acknowledged
+        time.sleep(1.5)
+
+    url, srv = _peer(handler)
+    try:
+        gq = rtnb.connect("graphql", url, open_timeout=0.5, reconnect=False)
+        wait_for(lambda: _ended(gq), 10)
+        assert gq.state == "failed"
+        assert "was waiting for connection_ack" in (gq.stats.last_error or "")
+    finally:
+        srv.shutdown()
+
+
+def test_a_refusal_before_the_ack_is_final() -> None:
+    inits: list[str] = []
+
+    def handler(ws: ServerConnection) -> None:
+        inits.append(ws.recv())
+        ws.close(4403, "Forbidden")
+
+    url, srv = _peer(handler)
+    try:
+        gq = rtnb.connect("graphql", url, connection_params={"token": "t"})
+        wait_for(lambda: _ended(gq), 10)
+        assert gq.state == "failed" and len(inits) == 1  # no retry: trying again cannot help
+        assert gq.stats.last_error == (
+            "graphql: server closed before connection_ack (code 4403: Forbidden)"
+        )
+        assert json.loads(inits[0]) == {"type": "connection_init", "payload": {"token": "t"}}
+    finally:
+        srv.shutdown()
 
 
 # --- the endpoint spoken to by hand --------------------------------------------------------

@@ -181,8 +181,7 @@ class GraphQLTransport(WebSocketTransport):
                 f"graphql: server closed before connection_ack (code {code}{reason})",
                 fatal=code in _FATAL_CLOSES,
             ) from exc
-        finally:
-            self._waiting_for = None
+        self._waiting_for = None  # kept on a timeout: the error names what did not come
         if self._query is not None:
             self._sub_id = f"sub-{next(self._ids)}"
             self._last_error = None
@@ -307,6 +306,7 @@ class GraphQLTransport(WebSocketTransport):
 
     async def close(self) -> None:
         await super().close()
+        self._waiting_for = None
         self._fail_calls("the connection was closed before the result came")
 
     def _fail_calls(self, why: str) -> None:
