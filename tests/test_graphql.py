@@ -390,3 +390,16 @@ def test_a_recording_replays_with_its_events(server: Server, tmp_path: Path) -> 
     r = rtnb.replay(str(path), speed=0)
     played = [r.recv(timeout=5) for _ in range(5)]
     assert [(m.event, m.json) for m in played] == live
+
+
+def test_tail_subscribes_with_query_and_variables(server: Server) -> None:
+    from .test_cli import run
+
+    query = "subscription S($n: Int) { ticks(rate: 0, count: $n) { symbol } }"
+    p = run(
+        "tail", "graphql", server.url_for("/graphql"), "--query", query, "--variables", '{"n": 2}'
+    )
+    assert p.returncode == 0, p.stderr
+    assert [json.loads(line) for line in p.stdout.splitlines()] == [
+        {"ticks": {"symbol": "AAPL"}}
+    ] * 2
