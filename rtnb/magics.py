@@ -31,13 +31,13 @@ To use a variable, call the Python API (``rtnb.connect(kind, url)``, ...).
 
 from __future__ import annotations
 
+import json
 import keyword
 import shlex
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
 from IPython.core.display_functions import display
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -49,8 +49,8 @@ from IPython.core.magic import (
 )
 from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
-from .completion import complete
-from .errors import RTError, describe
+from .completion import complete, rt_matcher
+from .errors import RPCError, RTError, describe
 from .listing import connection_listing
 from .options import (
     add_connect_arguments,
@@ -62,6 +62,7 @@ from .options import (
 )
 from .record import recorders, start_recorder, stop_recorder
 from .registry import connect, connections, get_connection
+from .sendtext import parse_call_line
 from .transports import kind, kind_names, option_tables
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ MAGIC_NAMES = (
     "rt_close",
     "rt_record",
     "rt_compare",
+    "rt_call",
 )
 
 #: Errors a magic turns into one line (anything else is a bug and keeps its traceback).
@@ -113,6 +115,7 @@ USAGE = {
         "URL may be a path like /ws/ticker on %rt_serve's server)"
     ),
     "rt_send": "%rt_send NAME PAYLOAD   or   %%rt_send NAME with the payload as the cell",
+    "rt_call": "%rt_call NAME METHOD [PARAMS]   (PARAMS: JSON; a GraphQL document in quotes)",
     "rt_table": "%rt_table NAME [--columns A,B] [--filter EXPR] [--max-rows N]",
     "rt_plot": "%rt_plot NAME FIELD... [--by F] [--window W] [--backend mpl|canvas]",
     "rt_list": "%rt_list",
@@ -320,6 +323,28 @@ class RTMagics(Magics):
         msg = conn.send(check_json(payload))
         preview = payload if len(payload) <= 60 else payload[:57] + "..."
         print(f"{conn.name} <- {preview} ({msg.size} bytes)")
+
+    @line_magic
+    @no_var_expand
+    def rt_call(self, line: str) -> None:
+        """Call a method on a jsonrpc or graphql connection and print the answer.
+
+        ``%rt_call NAME METHOD [PARAMS]``: PARAMS is JSON; a GraphQL document is
+        quoted and its variables are PARAMS. An error answer is one line. Examples::
+
+            %rt_call rpc1 add [1, 2]
+            %rt_call gq1 'query { hello(name: "you") }'
+        """
+        self._guard(self.rt_call, lambda: self._call(line))
+
+    def _call(self, line: str) -> None:
+        name, method, params = parse_call_line(line)
+        try:
+            result = self._connection(name).call(method, params)
+        except RPCError as exc:  # the call was right; the peer said no: one line, no usage
+            print(f"rt_call: {describe(exc)}", file=sys.stderr)
+            return
+        print(json.dumps(result, ensure_ascii=False, default=str))
 
     @line_magic
     @no_var_expand
@@ -543,34 +568,6 @@ def _wait_settled(conn: Connection, timeout: float) -> None:
             settled.wait(max(0.0, timeout))
     finally:
         unsubscribe()
-
-
-# --- completion -------------------------------------------------------------------------
-
-
-@context_matcher()
-def rt_matcher(context: CompletionContext) -> dict[str, Any]:
-    """IPython matcher: connection names, kinds and server paths after ``%rt_…`` magics."""
-    line = context.text_until_cursor
-    if not line.lstrip().startswith(("%rt_", "%%rt_")):
-        return {"completions": [], "suppress": False}
-    paths: list[tuple[str, str]] = []
-    from .server import running_server
-
-    srv = running_server()
-    if srv is not None:
-        paths = [(ep.kind, ep.path) for ep in srv.endpoints]
-    found = complete(line, connections(), paths)
-    word = "" if line.endswith((" ", "\t")) else line.split()[-1]
-    token = context.token
-    # The token IPython splits out may be a suffix of our word (it cuts at some
-    # punctuation); completions must replace exactly the token.
-    cut = len(word) - len(token) if word.endswith(token) else 0
-    return {
-        "completions": [SimpleCompletion(f[cut:], type="rtnb") for f in found],
-        "matched_fragment": token,
-        "suppress": bool(found),
-    }
 
 
 # --- extension entry points ---------------------------------------------------------------

@@ -39,6 +39,8 @@ from .sse_format import DEFAULT_MAX_EVENT_SIZE
 __all__ = [
     "CommonOptions",
     "Flag",
+    "GraphQLOptions",
+    "JSONRPCOptions",
     "Options",
     "ReplayOptions",
     "SSEOptions",
@@ -260,6 +262,65 @@ class WSOptions(_WebSocketHandshake):
     max_size: int | None = field(default=2**24, metadata=doc("largest message, in bytes (16 MiB)"))
     proxy: str | bool | None = field(default=True, metadata=doc("URL; True: the environment's"))
     user_agent: str | None = field(default=None, metadata=doc("the User-Agent header"))
+
+
+# --- application protocols on a WebSocket: JSON-RPC 2.0, GraphQL (helper proto-rpc) -------
+
+
+def _json_object(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--variables is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError('--variables must be a JSON object like {"n": 1}')
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class JSONRPCOptions(WSOptions):
+    """Options of ``connect("jsonrpc", url)``: JSON-RPC 2.0 over a ws:// or wss:// URL."""
+
+    kind: ClassVar[str] = "jsonrpc"
+
+    max_pending: int = field(
+        default=1000,
+        metadata=doc(
+            "calls that may wait for their answer at once; more are refused",
+            Flag(("--max-pending",), type=int, metavar="N"),
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraphQLOptions(WSOptions):
+    """Options of ``connect("graphql", url)``: graphql-transport-ws over ws:// or wss://."""
+
+    kind: ClassVar[str] = "graphql"
+
+    query: str | None = field(
+        default=None,
+        metadata=doc(
+            "the subscription (or query) run after every (re)connect; none: calls only",
+            Flag(("--query",), metavar="DOCUMENT"),
+        ),
+    )
+    variables: Mapping[str, Any] | None = field(
+        default=None,
+        metadata=doc(
+            "the query's variables (a JSON object)",
+            Flag(("--variables",), metavar="JSON", convert=_json_object),
+        ),
+    )
+    operation_name: str | None = field(
+        default=None,
+        metadata=doc(
+            "which operation of the document to run", Flag(("--operation-name",), metavar="NAME")
+        ),
+    )
+    connection_params: Mapping[str, Any] | None = field(
+        default=None, metadata=doc("the connection_init payload (a token, ...)")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,7 +56,9 @@ def connect(kind: str, url: str, **options: Any) -> Connection:
 
     Args:
         kind: ``"ws"`` (WebSocket), ``"sse"`` (Server-Sent Events) or ``"webrtc"``
-            (a data channel through a signaling WebSocket URL).
+            (a data channel through a signaling WebSocket URL); application
+            protocols on a WebSocket: ``"jsonrpc"`` (JSON-RPC 2.0) and
+            ``"graphql"`` (graphql-transport-ws; ``query=`` is the subscription).
         url: where to connect.
         **options: ``name``, ``reconnect`` (default on for ws and GET sse),
             ``backoff`` (a :class:`~rtnb.lifecycle.Backoff` or its arguments),

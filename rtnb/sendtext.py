@@ -2,7 +2,8 @@
 
 Pure. The connection panel uses :func:`parse_send_text`; the ``%rt_send`` magic
 and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_json``;
-``Connection.send`` puts on the wire what :func:`encode_payload` makes of a value.
+``Connection.send`` puts on the wire what :func:`encode_payload` makes of a value;
+``%rt_call`` reads its line with :func:`parse_call_line`.
 
     >>> parse_send_text('{"type": "subscribe", "channel": "AAPL"}')
     ('{"type": "subscribe", "channel": "AAPL"}', None)
@@ -19,7 +20,7 @@ from typing import Any
 
 from . import jsonfast
 
-__all__ = ["encode_payload", "looks_like_json", "parse_send_text"]
+__all__ = ["encode_payload", "looks_like_json", "parse_call_line", "parse_send_text"]
 
 
 def looks_like_json(text: str) -> bool:
@@ -69,3 +70,41 @@ def encode_payload(data: Any) -> str | bytes:
         f"send() takes str (text frame), bytes (binary frame) or a dict/list (JSON), "
         f"not {type(data).__name__}"
     )
+
+
+def parse_call_line(line: str) -> tuple[str, str, Any]:
+    """``%rt_call``'s line: ``NAME METHOD [PARAMS]`` -> ``(name, method, params)``.
+
+    METHOD is one word, or quoted text (a GraphQL document) in ``'`` or ``"``;
+    PARAMS, the rest of the line, is JSON (None when absent).
+
+    >>> parse_call_line('rpc1 add [1, 2]')
+    ('rpc1', 'add', [1, 2])
+    >>> parse_call_line('gq1 "query Q($n: String) { hello(name: $n) }" {"n": "x"}')
+    ('gq1', 'query Q($n: String) { hello(name: $n) }', {'n': 'x'})
+    >>> parse_call_line('rpc1 ping')
+    ('rpc1', 'ping', None)
+
+    Raises:
+        ValueError: a missing name or method, an unclosed quote, or PARAMS that is not JSON.
+    """
+    name, _, rest = line.strip().partition(" ")
+    rest = rest.strip()
+    if not name or not rest:
+        raise ValueError("name the connection and the method to call")
+    if rest[0] in "'\"":
+        end = rest.find(rest[0], 1)
+        if end < 0:
+            raise ValueError(f"the method's closing {rest[0]} is missing")
+        method, params_text = rest[1:end], rest[end + 1 :]
+    else:
+        method, _, params_text = rest.partition(" ")
+    params_text = params_text.strip()
+    if not method.strip():
+        raise ValueError("the method is empty")
+    if not params_text:
+        return name, method, None
+    try:
+        return name, method, json.loads(params_text)
+    except ValueError as exc:
+        raise ValueError(f"PARAMS is not valid JSON: {exc}") from None

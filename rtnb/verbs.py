@@ -14,7 +14,7 @@ logs what went out (``direction == "out"``) like ``send`` does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .runtime import get_runtime
@@ -47,10 +47,19 @@ class Verbs:
 
     # --- request / response -----------------------------------------------------------
 
-    def call(self, method: str, params: Any = None, timeout: float | None = 10.0) -> Any:
+    def call(
+        self,
+        method: str | Sequence[tuple[str, Any]],
+        params: Any = None,
+        timeout: float | None = 10.0,
+    ) -> Any:
         """Call ``method`` with ``params`` and return the peer's answer.
 
-        JSON-RPC: a request with an id, answered by its response's ``result``.
+        JSON-RPC: a request with an id, answered by its response's ``result``; a
+        list of ``(method, params)`` pairs is sent as one batch and answered by a
+        list in the same order (an ``RPCError`` instance for each call that failed).
+        GraphQL: ``method`` is a query or mutation document, ``params`` its
+        variables; the answer is its ``data``.
         Socket.IO: an event with an acknowledgement, answered by the ack's value.
 
         Raises:
@@ -60,12 +69,19 @@ class Verbs:
         """
         return self._block_on(self._call(method, params, timeout))
 
-    async def acall(self, method: str, params: Any = None, timeout: float | None = 10.0) -> Any:
+    async def acall(
+        self,
+        method: str | Sequence[tuple[str, Any]],
+        params: Any = None,
+        timeout: float | None = 10.0,
+    ) -> Any:
         """The async twin of :meth:`call`."""
         return await get_runtime().arun(self._call(method, params, timeout))
 
-    async def _call(self, method: str, params: Any, timeout: float | None) -> Any:
-        await self._until_open(f"call {method}", timeout)
+    async def _call(
+        self, method: str | Sequence[tuple[str, Any]], params: Any, timeout: float | None
+    ) -> Any:
+        await self._until_open(f"call {method if isinstance(method, str) else 'batch'}", timeout)
 
         def sent(out: Sent) -> None:
             self._log_sent(out.data, out.size, out.event, out.topic)

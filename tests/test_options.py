@@ -18,6 +18,8 @@ from rtnb.connection import Connection
 from rtnb.magics import RTMagics
 from rtnb.options import (
     CommonOptions,
+    GraphQLOptions,
+    JSONRPCOptions,
     Options,
     ReplayOptions,
     SSEOptions,
@@ -32,7 +34,7 @@ from rtnb.options import (
 from rtnb.transports import KINDS, kind, kind_names, option_tables, transport_class
 from rtnb.transports import check_options as check_kind_options
 
-TABLES = [WSOptions, SSEOptions, WebRTCOptions, ReplayOptions]
+TABLES = [WSOptions, SSEOptions, WebRTCOptions, ReplayOptions, JSONRPCOptions, GraphQLOptions]
 
 
 def ingest(data: Any, event: Any = None, id: Any = None, channel: Any = None) -> None:
@@ -55,7 +57,7 @@ def parsed(*argv: str) -> dict[str, Any]:
 
 
 def test_every_kind_is_registered_once_with_its_table_and_transport() -> None:
-    assert kind_names() == ("ws", "sse", "webrtc", "replay")
+    assert kind_names() == ("ws", "sse", "webrtc", "replay", "jsonrpc", "graphql")
     assert option_tables() == tuple(TABLES)
     for name, k in KINDS.items():
         cls = transport_class(name)
@@ -68,7 +70,8 @@ def test_the_unknown_kind_message_names_every_kind() -> None:
     with pytest.raises(ValueError) as info:
         kind("smoke")
     assert str(info.value) == (
-        "unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay'"
+        "unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay', "
+        "'jsonrpc', 'graphql'"
     )
 
 

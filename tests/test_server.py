@@ -399,6 +399,7 @@ def test_a_closed_websocket_leaves_nothing_behind(fresh_server: Server) -> None:
 
     assert fresh_server._app is not None
     tracked = fresh_server._app[SOCKETS]
+
     def responses() -> list[object]:  # type(), not isinstance(): a dead weak proxy raises
         return [o for o in gc.get_objects() if issubclass(type(o), web.WebSocketResponse)]
 

@@ -185,7 +185,7 @@ class Server:
         if not path.startswith("/"):
             path = "/" + path
         if ws is None:
-            ws = path.startswith(("/ws/", "/webrtc/"))
+            ws = path.startswith(("/ws/", "/webrtc/", "/graphql"))
         base = self.ws_url if ws else self.url
         if token and self.config.token:
             path += ("&" if "?" in path else "?") + token_param(self.config.token)

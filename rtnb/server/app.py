@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSCloseCode, web
 
 from . import (
+    graphql_handlers,
+    jsonrpc_handlers,
     lab_handlers,
     limits,
     pages,
@@ -115,6 +117,9 @@ def build_app(config: ServerConfig) -> web.Application:
         webrtc_handlers,
         replay_handlers,
         lab_handlers,
+        # application protocols (proto-rpc)
+        jsonrpc_handlers,
+        graphql_handlers,
         pages,
     ):
         module.setup(app, config, app[ENDPOINTS])

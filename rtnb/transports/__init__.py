@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..options import Options, ReplayOptions, SSEOptions, WebRTCOptions, WSOptions
+from ..options import (  # application protocols (proto-rpc)
+    GraphQLOptions,
+    JSONRPCOptions,
+    Options,
+    ReplayOptions,
+    SSEOptions,
+    WebRTCOptions,
+    WSOptions,
+)
 from ..options import check_options as _check
 from .base import Ingest, Transport
 
@@ -61,6 +69,19 @@ KINDS: dict[str, Kind] = {
             "the signaling ws:// URL",
         ),
         Kind("replay", "rtnb.transports.replay:ReplayTransport", ReplayOptions, "a recording file"),
+        # application protocols on a WebSocket (proto-rpc)
+        Kind(
+            "jsonrpc",
+            "rtnb.transports.jsonrpc:JSONRPCTransport",
+            JSONRPCOptions,
+            "ws:// or wss:// (JSON-RPC 2.0)",
+        ),
+        Kind(
+            "graphql",
+            "rtnb.transports.graphql:GraphQLTransport",
+            GraphQLOptions,
+            "ws:// or wss:// (graphql-transport-ws)",
+        ),
     )
 }
 

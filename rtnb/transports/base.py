@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -65,6 +65,9 @@ class Transport(ABC):
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         self.url = url
         self.ingest = ingest
+        #: Called with an error the stream survives (a malformed frame, a GraphQL error):
+        #: the Connection counts it and shows its one line in ``stats.last_error``.
+        self.on_error: Callable[[BaseException], None] = _ignore
 
     @property
     def reconnect_by_default(self) -> bool:
@@ -87,7 +90,11 @@ class Transport(ABC):
     # refuse with a sentence naming the kinds that do.
 
     async def call(
-        self, method: str, params: Any, timeout: float | None, sent: Callable[[Sent], None]
+        self,
+        method: str | Sequence[tuple[str, Any]],
+        params: Any,
+        timeout: float | None,
+        sent: Callable[[Sent], None],
     ) -> Any:
         """Send a request, report it through ``sent`` once it is on the wire, return the reply.
 
@@ -120,6 +127,10 @@ class Transport(ABC):
     def info(self) -> dict[str, Any]:
         """Kind-specific live figures for ``stats`` (ping round trip, ICE state, ...)."""
         return {}
+
+
+def _ignore(exc: BaseException) -> None:
+    """``on_error`` of a transport used without a Connection."""
 
 
 def _no_verb(kind: str, verb: str, kinds: str) -> str:
