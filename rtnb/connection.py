@@ -102,6 +102,7 @@ class Connection(Viewable, Verbs):
         self.options = dict(options)
         self._counters = Counters()
         self._transport: Transport = cls(url, self._ingest, options)
+        self._transport.on_error = self._record_error  # errors the stream survives
         if self.send_on_open and not self._transport.can_send:
             # it would fail after every open and reconnect for ever
             raise SendNotSupported(f"send_on_open cannot be used: {cls.send_refusal}")

@@ -39,9 +39,11 @@ from .sse_format import DEFAULT_MAX_EVENT_SIZE
 __all__ = [
     "CommonOptions",
     "Flag",
+    "MQTTOptions",
     "Options",
     "ReplayOptions",
     "SSEOptions",
+    "SocketIOOptions",
     "WSOptions",
     "WebRTCOptions",
     "add_connect_arguments",
@@ -353,6 +355,105 @@ class ReplayOptions(Options):
             "which recorded messages to play: in, out or both",
             Flag(("--direction",), choices=("in", "out", "both")),
         ),
+    )
+
+
+# --- application protocols: Socket.IO, MQTT over WebSocket (helper proto-sio) --------------
+
+
+def _json_flag(flag: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{flag} is not valid JSON: {exc}") from None
+
+    return convert
+
+
+@dataclass(frozen=True, kw_only=True)
+class SocketIOOptions(_Handshake):
+    """Options of ``connect("socketio", url)`` (the server's http:// or https:// URL)."""
+
+    kind: ClassVar[str] = "socketio"
+
+    namespace: str = field(
+        default="/", metadata=doc("the namespace to join", Flag(("--namespace",), metavar="NS"))
+    )
+    auth: Any = field(
+        default=None,
+        metadata=doc(
+            "the CONNECT packet's auth payload (a JSON object)",
+            Flag(("--auth",), metavar="JSON", convert=_json_flag("--auth")),
+        ),
+    )
+    transports: Sequence[str] | None = field(
+        default=None,
+        metadata=doc(
+            "Engine.IO transports to use, in order: polling, websocket (default: both)",
+            Flag(("--transport",), action="append", choices=("polling", "websocket")),
+        ),
+    )
+    socketio_path: str = field(
+        default="socket.io",
+        metadata=doc("the server's Engine.IO path", Flag(("--socketio-path",), metavar="PATH")),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MQTTOptions(_Handshake):
+    """Options of ``connect("mqtt", url)`` (the broker's ws:// or wss:// URL)."""
+
+    kind: ClassVar[str] = "mqtt"
+
+    topics: Sequence[str] = field(
+        default=(),
+        metadata=doc(
+            "topic filters to subscribe to after every (re)connect (repeatable flag)",
+            Flag(("--topic",), action="append", metavar="FILTER"),
+        ),
+    )
+    qos: int = field(
+        default=0,
+        metadata=doc(
+            "QoS of the subscriptions: 0, 1 or 2", Flag(("--qos",), type=int, metavar="0|1|2")
+        ),
+    )
+    topic: str | None = field(
+        default=None,
+        metadata=doc(
+            "the topic send() publishes to (none: send() is refused, use publish())",
+            Flag(("--send-topic",), metavar="TOPIC"),
+        ),
+    )
+    client_id: str | None = field(
+        default=None,
+        metadata=doc("client identifier (default: a random one)", Flag(("--client-id",))),
+    )
+    username: str | None = field(default=None, metadata=doc("user name", Flag(("--username",))))
+    password: str | None = field(default=None, metadata=doc("password", Flag(("--password",))))
+    clean_start: bool = field(
+        default=True,
+        metadata=doc(
+            "start a new session at every connect (--no-clean-start: resume it)",
+            Flag(("--clean-start",), action="bool"),
+        ),
+    )
+    keepalive: int = field(
+        default=60,
+        metadata=doc(
+            "seconds between PINGREQs when idle", Flag(("--keepalive",), type=int, metavar="S")
+        ),
+    )
+    mqtt_version: str = field(
+        default="3.1.1",
+        metadata=doc(
+            "MQTT protocol version: 3.1.1 or 5",
+            Flag(("--mqtt-version",), choices=("3.1.1", "5")),
+        ),
+    )
+    max_queued: int = field(
+        default=10_000, metadata=doc("received PUBLISHes buffered before the log takes them")
     )
 
 

@@ -9,7 +9,16 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from . import lab_handlers, pages, replay_handlers, sse_handlers, webrtc_handlers, ws_handlers
+from . import (  # application protocols (proto-sio)
+    lab_handlers,
+    mqtt_handlers,
+    pages,
+    replay_handlers,
+    socketio_handlers,
+    sse_handlers,
+    webrtc_handlers,
+    ws_handlers,
+)
 from .common import SOCKETS, close_ws
 from .config import CONFIG, ENDPOINTS, ServerConfig
 from .security import origin_allowed, token_from_request, token_matches
@@ -114,6 +123,8 @@ def build_app(config: ServerConfig) -> web.Application:
         webrtc_handlers,
         replay_handlers,
         lab_handlers,
+        socketio_handlers,  # application protocols (proto-sio)
+        mqtt_handlers,
         pages,
     ):
         module.setup(app, config, app[ENDPOINTS])

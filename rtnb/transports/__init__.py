@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..options import Options, ReplayOptions, SSEOptions, WebRTCOptions, WSOptions
+from ..options import (  # application protocols (proto-sio)
+    MQTTOptions,
+    Options,
+    ReplayOptions,
+    SocketIOOptions,
+    SSEOptions,
+    WebRTCOptions,
+    WSOptions,
+)
 from ..options import check_options as _check
 from .base import Ingest, Transport
 
@@ -54,6 +62,14 @@ KINDS: dict[str, Kind] = {
     for k in (
         Kind("ws", "rtnb.transports.ws:WebSocketTransport", WSOptions, "ws:// or wss://"),
         Kind("sse", "rtnb.transports.sse:SSETransport", SSEOptions, "http:// or https://"),
+        # application protocols: Socket.IO and MQTT over WebSocket (proto-sio)
+        Kind(
+            "socketio",
+            "rtnb.transports.socketio:SocketIOTransport",
+            SocketIOOptions,
+            "the server's http:// or https:// URL (Socket.IO v4/v5)",
+        ),
+        Kind("mqtt", "rtnb.transports.mqtt:MQTTTransport", MQTTOptions, "the broker's ws:// URL"),
         Kind(
             "webrtc",
             "rtnb.transports.webrtc:WebRTCTransport",
@@ -64,7 +80,13 @@ KINDS: dict[str, Kind] = {
     )
 }
 
-_ALIASES = {"websocket": "ws", "wss": "ws", "eventsource": "sse", "rtc": "webrtc"}
+_ALIASES = {
+    "websocket": "ws",
+    "wss": "ws",
+    "eventsource": "sse",
+    "rtc": "webrtc",
+    "socket.io": "socketio",
+}
 
 
 def kind_names() -> tuple[str, ...]:

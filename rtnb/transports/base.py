@@ -65,6 +65,9 @@ class Transport(ABC):
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         self.url = url
         self.ingest = ingest
+        #: Called with an error the stream survives (a malformed frame, a GraphQL error):
+        #: the Connection counts it and shows its one line in ``stats.last_error``.
+        self.on_error: Callable[[BaseException], None] = _ignore
 
     @property
     def reconnect_by_default(self) -> bool:
@@ -120,6 +123,10 @@ class Transport(ABC):
     def info(self) -> dict[str, Any]:
         """Kind-specific live figures for ``stats`` (ping round trip, ICE state, ...)."""
         return {}
+
+
+def _ignore(exc: BaseException) -> None:
+    """``on_error`` of a transport used without a Connection."""
 
 
 def _no_verb(kind: str, verb: str, kinds: str) -> str:
