@@ -148,9 +148,9 @@ class MQTTTransport(Transport):
         except ValueError as exc:  # paho checks the filters before sending them
             named = ", ".join(repr(t) for t in self._topics)
             raise ConnectError(f"cannot subscribe to {named}: {exc}", fatal=True) from exc
-        refused = refused_topics(self._topics, codes)
-        if refused:
-            names = ", ".join(repr(t) for t in refused)
+        denied = refused_topics(self._topics, codes)
+        if denied:
+            names = ", ".join(repr(t) for t in denied)
             raise ConnectError(f"broker refused the subscription to {names}", fatal=True)
 
     async def _refusal(self) -> str | None:
