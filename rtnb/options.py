@@ -390,7 +390,8 @@ class SocketIOOptions(_Handshake):
     transports: Sequence[str] | None = field(
         default=None,
         metadata=doc(
-            "Engine.IO transports to use, in order: polling, websocket (default: both)",
+            "Engine.IO transports, in order: polling, websocket (default: both, upgrading); "
+            "polling alone: python-engineio drops a poll of over 16 packets",
             Flag(("--transport",), action="append", choices=("polling", "websocket")),
         ),
     )

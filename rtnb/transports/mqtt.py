@@ -193,11 +193,12 @@ class MQTTTransport(Transport):
             raise Closed(f"MQTT connection lost: {why}") from exc
         return "disconnected"  # pragma: no cover  # the iterator only ends by raising
 
-    async def send(self, data: str | bytes) -> int:
+    async def send(self, data: str | bytes) -> Sent:
+        """Publish ``data`` to the ``topic`` option at QoS 0 (refused when there is none)."""
         topic = self._opts.topic
         if topic is None:
             raise SendNotSupported(_NO_TOPIC)
-        return (await self.publish(topic, data, 0, False)).size
+        return await self.publish(topic, data, 0, False)
 
     async def publish(self, topic: str, payload: str | bytes, qos: int, retain: bool) -> Sent:
         client = self._client

@@ -268,9 +268,9 @@ class SocketIOTransport(Transport):
             raise ConnectionError("not connected")
         return client
 
-    async def send(self, data: str | bytes) -> int:
+    async def send(self, data: str | bytes) -> Sent:
         """``emit("message", x)``; text that is JSON (``{...}``, ``[...]``) goes as its value."""
-        return (await self.emit("message", (_send_value(data),))).size
+        return await self.emit("message", (_send_value(data),))
 
     async def emit(self, event: str, args: tuple[Any, ...]) -> Sent:
         client = self._connected()
