@@ -134,7 +134,7 @@ class MQTTTransport(Transport):
         try:
             await client.__aenter__()
         except aiomqtt.MqttCodeError as exc:
-            raise ConnectError(_connack_text(exc), fatal=True) from exc
+            raise ConnectError(_connack_text(exc, opts.mqtt_version), fatal=True) from exc
         except aiomqtt.MqttError as exc:
             refused = await self._refusal() if "handshake" in str(exc).lower() else None
             if refused is not None:
@@ -219,11 +219,15 @@ class MQTTTransport(Transport):
                 await asyncio.wait_for(client.__aexit__(None, None, None), 3)
 
 
-def _connack_text(exc: aiomqtt.MqttCodeError) -> str:
+def _connack_text(exc: aiomqtt.MqttCodeError, version: str) -> str:
     rc = exc.rc
     code = getattr(rc, "value", rc)
     name = _CONNACK.get(code) if isinstance(code, int) else None
-    return f"broker refused the connection: {name or exc}"
+    text = f"broker refused the connection: {name or rc}"
+    if "protocol version" in text.lower():
+        other = "3.1.1" if version == "5" else "5"
+        text += f" (MQTT {version} was offered; try mqtt_version={other!r})"
+    return text
 
 
 def _open_text(text: str, url: str) -> str:
