@@ -14,6 +14,9 @@ PURE_MODULES = [
     "rtnb.ticker",
     "rtnb.server.security",
     "rtnb.connection",
+    "rtnb.mqttwire",
+    "rtnb.transports.mqtt",
+    "rtnb.transports.socketio",
 ]
 
 

@@ -308,9 +308,9 @@ def test_mosquitto_pub_sub_retain_binary(mosquitto: str, version: str) -> None:
 
 
 def test_cli_tail_reads_mqtt(server: Server) -> None:
+    args = ["tail", "mqtt", server.mqtt_url, "--topic", "ticks/AAPL", "--count", "2", "--json"]
     p = subprocess.run(
-        [sys.executable, "-m", "rtnb.cli", "tail", "mqtt", server.mqtt_url, "--topic", "ticks/AAPL"]
-        + ["--count", "2", "--json"],
+        [sys.executable, "-m", "rtnb.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

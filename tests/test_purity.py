@@ -32,6 +32,7 @@ PURE = [
     "lab/findings.py",
     "lab/report.py",
     "jsonfast.py",
+    "mqttwire.py",
     "lifecycle.py",
     "message.py",
     "server/security.py",
