@@ -14,6 +14,12 @@ broker for trying things offline, not a production one:
 - A subscriber that cannot keep up is dropped (the server's send-queue bounds).
 - Ticks: while someone subscribes to a filter matching ``ticks/SYMBOL``, the
   broker publishes random-walk ticks there (2 per second per symbol).
+
+Why not amqtt (the maintained asyncio broker): it pins ``websockets==15.0.1``
+and would hold rtnb's own WebSocket library back for every user, and it brings
+typer, pydantic, psutil and argon2 along. The packet rules live in the pure,
+tested :mod:`rtnb.mqttwire`; the interop tests run rtnb's client against
+mosquitto as well.
 """
 
 from __future__ import annotations
