@@ -453,9 +453,6 @@ class MQTTOptions(_Handshake):
             Flag(("--mqtt-version",), choices=("3.1.1", "5")),
         ),
     )
-    max_queued: int = field(
-        default=10_000, metadata=doc("received PUBLISHes buffered before the log takes them")
-    )
 
 
 def _document(cls: type[Options]) -> None:

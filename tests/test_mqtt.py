@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiomqtt
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
@@ -271,6 +272,7 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"listener {tcp_port} 127.0.0.1\n"
         f"listener {port} lo\nprotocol websockets\n"
         "allow_anonymous true\npersistence false\n"
+        "queue_qos0_messages true\nmax_queued_messages 0\nmax_queued_bytes 0\n"
     )
     proc = subprocess.Popen(
         [MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -302,6 +304,27 @@ def test_mosquitto_pub_sub_retain_binary(mosquitto: str, version: str) -> None:
         (f"rt{version}/txt", "héllo"),
     ]
     pub.publish(f"rt{version}/kept", b"", retain=True)
+
+
+def test_mosquitto_backlog_arrives_whole_and_in_order(mosquitto: str) -> None:
+    """A persistent session's backlog comes as fast as the broker sends: nothing dropped."""
+    n = 30_000
+    opts = {"topics": ["backlog/#"], "client_id": "rtnb-backlog", "clean_start": False}
+    rtnb.connect("mqtt", mosquitto, **opts).wait_open(10).close()
+
+    async def publish() -> None:
+        port = int(mosquitto.split(":")[2].split("/")[0])
+        async with aiomqtt.Client(
+            "127.0.0.1", port, transport="websockets", websocket_path="/mqtt"
+        ) as c:
+            for i in range(n):
+                await c.publish("backlog/x", str(i).encode())
+            await c.publish("marker", b"", qos=1)  # the broker has queued all before it
+
+    asyncio.run(publish())
+    sub = rtnb.connect("mqtt", mosquitto, **opts, max_messages=n)
+    wait_for(lambda: sub.stats.received >= n, 30)
+    assert [m.data for m in sub.log.tail(n)] == [str(i) for i in range(n)]
 
 
 # --- magics and the command line --------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -75,6 +75,23 @@ def refused_topics(topics: list[str], codes: Any) -> list[str]:
     return out
 
 
+class _Client(aiomqtt.Client):
+    """aiomqtt's client handing each PUBLISH straight to the connection's log.
+
+    aiomqtt puts received messages in a queue for ``async for``, one task per
+    message on the way out; a bounded queue discards what does not fit (a
+    backlog of 100k messages overflowed 10k within a second), an unbounded one
+    grows without limit. Ingest is synchronous and cheap, so it runs where
+    paho decodes the PUBLISH, in order; ``client.messages`` then only tells
+    when the connection ends.
+    """
+
+    deliver: Callable[[str | bytes, str], None]
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self.deliver(payload_data(message.payload), message.topic)
+
+
 class MQTTTransport(Transport):
     """PUBLISHes from a broker's ws:// or wss:// URL (MQTT 3.1.1 or 5).
 
@@ -110,12 +127,12 @@ class MQTTTransport(Transport):
         headers = opts.headers
         items = headers.items() if isinstance(headers, Mapping) else headers or ()
         self._headers = {str(k): str(v) for k, v in items}
-        self._client: aiomqtt.Client | None = None
+        self._client: _Client | None = None
 
     async def open(self) -> None:
         opts = self._opts
         v5 = opts.mqtt_version == "5"
-        client = aiomqtt.Client(
+        client = _Client(
             self._host,
             self._port,
             transport="websockets",
@@ -129,8 +146,8 @@ class MQTTTransport(Transport):
             clean_start=opts.clean_start if v5 else MQTT_CLEAN_START_FIRST_ONLY,
             keepalive=opts.keepalive,
             tls_context=self._tls,
-            max_queued_incoming_messages=opts.max_queued,
         )
+        client.deliver = self._deliver
         try:
             await client.__aenter__()
         except aiomqtt.MqttCodeError as exc:
@@ -179,14 +196,16 @@ class MQTTTransport(Transport):
             f" ({body})" if body else ""
         )
 
+    def _deliver(self, data: str | bytes, topic: str) -> None:
+        self.ingest(data, topic=topic)
+
     async def serve(self) -> str:
         client = self._client
         if client is None:
             raise ProtocolError("serve() before open()")
-        ingest = self.ingest
         try:
-            async for m in client.messages:
-                ingest(payload_data(m.payload), topic=m.topic.value)
+            async for _ in client.messages:  # PUBLISHes went to the log already
+                pass
         except aiomqtt.MqttError as exc:
             cause = exc.__cause__
             why = str(cause) if cause is not None else str(exc)
