@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
 import socketio
@@ -191,20 +191,19 @@ class SocketIOTransport(Transport):
             why = f": {self._refused}" if self._refused else ""
             return ConnectError(f"server refused namespace {self._ns}{why}", fatal=True)
         status = re.search(r"status code (\d{3})", text)
-        if status is not None and not await self._mismatch():
+        odd = status is not None or "Unexpected response" in text or "OPEN packet" in text
+        if odd and await self._mismatch():
+            return ConnectError(
+                f"{SUPPORTED}; {self._url} answered like an Engine.IO v3 server "
+                "(socket.io 2.x, python-socketio 4.x): upgrade the server",
+                fatal=True,
+            )
+        if status is not None:
             code = int(status.group(1))
             fatal = 400 <= code < 500 and code not in (408, 429)
             why = f" ({self._refused})" if self._refused else ""
             return ConnectError(
                 f"server refused the Socket.IO handshake: HTTP {code}{why}", fatal=fatal
-            )
-        odd = status is not None or "Unexpected response" in text or "OPEN packet" in text
-        if odd and await self._mismatch():
-            return ConnectError(
-                f"{SUPPORTED}; {self._url} answered like an Engine.IO v3 server "
-                "(socket.io 2.x, python-socketio 4.x): upgrade the server, or on "
-                "socket.io 3/4 set allowEIO3 only for old clients",
-                fatal=True,
             )
         if "Connection refused" in text or "Cannot connect to host" in text:
             host = urlsplit(self._url).netloc
@@ -213,14 +212,17 @@ class SocketIOTransport(Transport):
 
     async def _mismatch(self) -> bool:
         """Whether the server's polling answer has the framing of an older Engine.IO."""
-        base = self._url.rstrip("/") + "/" + self._opts.socketio_path.strip("/") + "/"
+        parts = urlsplit(self._url)
+        path = parts.path.rstrip("/") + "/" + self._opts.socketio_path.strip("/") + "/"
+        base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        params = {**dict(parse_qsl(parts.query)), "EIO": "4", "transport": "polling"}
         session = self._session
         if session is None:
             return False
         try:
             async with session.get(
                 base,
-                params={"EIO": "4", "transport": "polling"},
+                params=params,
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=5),
             ) as resp:
