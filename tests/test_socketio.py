@@ -106,6 +106,8 @@ def test_token_rules_apply_to_socketio(fresh_server: Server) -> None:
         assert "HTTP 401" in c.describe_state() and "token" in c.describe_state()
         ok = rtnb.connect("socketio", srv.url, headers={"Authorization": "Bearer s3cret"})
         assert ok.call("echo", 7, timeout=10) == 7
+        in_url = rtnb.connect("socketio", srv.socketio_url)  # ?token=... in the URL
+        assert "token=" in srv.socketio_url and in_url.call("echo", 8, timeout=10) == 8
     finally:
         srv.stop()
 

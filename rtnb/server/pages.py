@@ -18,6 +18,8 @@ MAGIC = {
     "ws": "%rt_connect ws {path}",
     "sse": "%rt_connect sse {path}",
     "webrtc": "%rt_connect webrtc {path}",
+    "socketio": "%rt_connect socketio /",
+    "mqtt": "%rt_connect mqtt {path} --topic 'ticks/#'",
 }
 
 

@@ -87,6 +87,11 @@ class _Client(aiomqtt.Client):
     """
 
     deliver: Callable[[str | bytes, str], None]
+    session_present = False
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, *args: Any) -> None:
+        self.session_present = bool(getattr(flags, "session_present", False))
+        super()._on_connect(client, userdata, flags, *args)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         self.deliver(payload_data(message.payload), message.topic)
@@ -128,6 +133,7 @@ class MQTTTransport(Transport):
         items = headers.items() if isinstance(headers, Mapping) else headers or ()
         self._headers = {str(k): str(v) for k, v in items}
         self._client: _Client | None = None
+        self._subscribed: asyncio.Future[Any] | None = None
 
     async def open(self) -> None:
         opts = self._opts
@@ -160,11 +166,18 @@ class MQTTTransport(Transport):
         self._client = client
         if not self._topics:
             return
-        try:
-            codes = await client.subscribe([(t, opts.qos) for t in self._topics], timeout=10)
-        except ValueError as exc:  # paho checks the filters before sending them
-            named = ", ".join(repr(t) for t in self._topics)
-            raise ConnectError(f"cannot subscribe to {named}: {exc}", fatal=True) from exc
+        subscribed = asyncio.ensure_future(
+            client.subscribe([(t, opts.qos) for t in self._topics], timeout=None)
+        )
+        if client.session_present:
+            # A resumed session: the broker knows the subscriptions and may send a
+            # backlog before the SUBACK, so the stream starts now; a refusal still
+            # ends it with one line (see serve()).
+            self._subscribed = subscribed
+            return
+        self._check_subscribed(await _subscribe_result(subscribed, self._topics))
+
+    def _check_subscribed(self, codes: Any) -> None:
         denied = refused_topics(self._topics, codes)
         if denied:
             names = ", ".join(repr(t) for t in denied)
@@ -203,7 +216,10 @@ class MQTTTransport(Transport):
         client = self._client
         if client is None:
             raise ProtocolError("serve() before open()")
+        pending, self._subscribed = self._subscribed, None
         try:
+            if pending is not None:
+                self._check_subscribed(await _subscribe_result(pending, self._topics, client))
             async for _ in client.messages:  # PUBLISHes went to the log already
                 pass
         except aiomqtt.MqttError as exc:
@@ -232,10 +248,40 @@ class MQTTTransport(Transport):
         return Sent(payload, len(raw), topic=topic)
 
     async def close(self) -> None:
+        pending, self._subscribed = self._subscribed, None
+        if pending is not None:
+            pending.cancel()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
                 await asyncio.wait_for(client.__aexit__(None, None, None), 3)
+
+
+async def _subscribe_result(
+    subscribed: asyncio.Future[Any], topics: list[str], client: _Client | None = None
+) -> Any:
+    """The SUBACK codes; paho refuses a malformed filter before sending it (ValueError).
+
+    With ``client``, also returns (None) when the connection ends first.
+    """
+    try:
+        if client is None:
+            return await subscribed
+        ended = asyncio.ensure_future(client.messages.__anext__())
+        try:
+            await asyncio.wait({subscribed, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if ended.done():
+                ended.exception()  # retrieved: serve() sees the disconnection itself
+            else:
+                ended.cancel()
+        if subscribed.done():
+            return subscribed.result()
+        subscribed.cancel()
+        return ()
+    except ValueError as exc:
+        named = ", ".join(repr(t) for t in topics)
+        raise ConnectError(f"cannot subscribe to {named}: {exc}", fatal=True) from exc
 
 
 def _connack_text(exc: aiomqtt.MqttCodeError, version: str) -> str:
