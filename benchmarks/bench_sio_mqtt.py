@@ -236,8 +236,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    n_sio = 5_000 if args.quick else 50_000
-    n_mqtt = 5_000 if args.quick else 100_000
+    n_sio = 5_000 if args.quick else 30_000
+    n_mqtt = 5_000 if args.quick else 50_000
     runs = 1 if args.quick else args.runs
     sio_raw: list[float] = []
     sio_rtnb: list[float] = []
