@@ -25,6 +25,7 @@ from socketio.exceptions import ConnectionError as SioConnectionError
 from socketio.exceptions import SocketIOError
 from socketio.exceptions import TimeoutError as SioTimeout
 
+from .. import jsonfast
 from ..errors import ConnectError, ProtocolError, RPCError
 from ..errors import ConnectionClosed as Closed
 from ..options import SocketIOOptions
@@ -77,7 +78,10 @@ def event_data(args: Sequence[Any]) -> str | bytes:
     if len(args) == 1 and isinstance(args[0], bytes | bytearray):
         return bytes(args[0])
     value = args[0] if len(args) == 1 else list(args) if args else None
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_bytes_as_b64)
+    try:
+        return jsonfast.dumps(value)  # orjson when installed: the hot path of ingest
+    except TypeError:  # bytes inside a structure
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_bytes_as_b64)
 
 
 def ack_error(value: Any) -> RPCError | None:
