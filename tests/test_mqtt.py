@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
 import pytest
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as ws_serve
 
 import rtnb
 from rtnb import mqttwire as w
@@ -254,6 +257,45 @@ def test_reconnect_renews_subscriptions_and_record_keeps_topics(tmp_path: Path) 
     assert [r.topic for r in recs if isinstance(r, Record)] == ["r/1", "r/2"]
     back = rtnb.connect("replay", str(path), speed=0)
     assert [back.recv(timeout=5).topic for _ in range(2)] == ["r/1", "r/2"]
+
+
+def test_every_packet_of_a_frame_arrives_at_once() -> None:
+    """A broker may pack several PUBLISHes into one WebSocket frame (mosquitto does)."""
+    ready = threading.Event()
+    stop: list[asyncio.AbstractEventLoop] = []
+    port = free_port()
+
+    async def broker(ws: ServerConnection) -> None:
+        reader = w.PacketReader()
+        async for frame in ws:
+            for pkt in reader.feed(bytes(frame)):  # type: ignore[arg-type]
+                if pkt.type == w.CONNECT:
+                    await ws.send(w.connack(0))
+                elif pkt.type == w.SUBSCRIBE:
+                    pid, _ = w.parse_subscribe(pkt.body)
+                    await ws.send(w.suback(pid, [0]))
+                    await ws.send(b"".join(w.publish("f/x", str(i).encode()) for i in range(3)))
+
+    async def main() -> None:
+        stop.append(asyncio.get_running_loop())
+        done = asyncio.Event()
+        stop.append(done)  # type: ignore[arg-type]
+        async with ws_serve(broker, "127.0.0.1", port, subprotocols=["mqtt"]):  # type: ignore[list-item]
+            ready.set()
+            await done.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        c = rtnb.connect("mqtt", f"ws://127.0.0.1:{port}/mqtt", topics=["f/#"])
+        got = [c.recv(timeout=3).data for _ in range(3)]  # not a keepalive (60 s) later
+        assert got == ["0", "1", "2"]
+    finally:
+        rtnb.close_all()
+        loop, done = stop
+        loop.call_soon_threadsafe(done.set)  # type: ignore[attr-defined]
+        thread.join(10)
 
 
 # --- Debian's mosquitto -----------------------------------------------------------------
