@@ -431,8 +431,12 @@ class MQTTOptions(_Handshake):
         default=None,
         metadata=doc("client identifier (default: a random one)", Flag(("--client-id",))),
     )
-    username: str | None = field(default=None, metadata=doc("user name", Flag(("--username",))))
-    password: str | None = field(default=None, metadata=doc("password", Flag(("--password",))))
+    username: str | None = field(
+        default=None, metadata=doc("user name in the CONNECT packet", Flag(("--username",)))
+    )
+    password: str | None = field(
+        default=None, metadata=doc("password in the CONNECT packet", Flag(("--password",)))
+    )
     clean_start: bool = field(
         default=True,
         metadata=doc(

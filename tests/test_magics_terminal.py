@@ -85,7 +85,8 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
     assert "still running" in p.stdout
     err = p.stderr.splitlines()
     assert err == [
-        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay'",
+        "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', "
+        "'replay', 'socketio', 'mqtt'",
         err[1],
         "rt_connect: /ws/echo is a path on the in-kernel server, but none is running: "
         "start it with %rt_serve, or give a full URL",
@@ -154,7 +155,9 @@ def test_completion_in_a_terminal_shell(tmp_path: Path) -> None:
     )
     p = ipython(code, tmp_path)
     out = p.stdout
-    assert "'%rt_connect ' ['replay', 'sse', 'webrtc', 'ws']" in out, out + p.stderr
+    assert "'%rt_connect ' ['mqtt', 'replay', 'socketio', 'sse', 'webrtc', 'ws']" in out, (
+        out + p.stderr
+    )
     assert "'%rt_connect ws /ws/ec' ['/ws/echo']" in out
     assert "'%rt_send ec' ['echo']" in out
     assert "'%rt_close ' ['--all', 'echo']" in out
@@ -164,7 +167,7 @@ def test_completion_in_a_terminal_shell(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "names", "expected"),
     [
-        ("%rt_connect ", [], ["ws", "sse", "webrtc", "replay"]),
+        ("%rt_connect ", [], ["ws", "sse", "webrtc", "replay", "socketio", "mqtt"]),
         ("%rt_connect w", [], ["ws", "webrtc"]),
         ("%rt_connect ws --name x ", [], []),
         ("%rt_table ", ["b", "a"], ["a", "b"]),

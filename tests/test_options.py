@@ -18,8 +18,10 @@ from rtnb.connection import Connection
 from rtnb.magics import RTMagics
 from rtnb.options import (
     CommonOptions,
+    MQTTOptions,
     Options,
     ReplayOptions,
+    SocketIOOptions,
     SSEOptions,
     WebRTCOptions,
     WSOptions,
@@ -32,7 +34,7 @@ from rtnb.options import (
 from rtnb.transports import KINDS, kind, kind_names, option_tables, transport_class
 from rtnb.transports import check_options as check_kind_options
 
-TABLES = [WSOptions, SSEOptions, WebRTCOptions, ReplayOptions]
+TABLES = [WSOptions, SSEOptions, WebRTCOptions, ReplayOptions, SocketIOOptions, MQTTOptions]
 
 
 def ingest(data: Any, event: Any = None, id: Any = None, channel: Any = None) -> None:
@@ -55,7 +57,7 @@ def parsed(*argv: str) -> dict[str, Any]:
 
 
 def test_every_kind_is_registered_once_with_its_table_and_transport() -> None:
-    assert kind_names() == ("ws", "sse", "webrtc", "replay")
+    assert kind_names() == ("ws", "sse", "webrtc", "replay", "socketio", "mqtt")
     assert option_tables() == tuple(TABLES)
     for name, k in KINDS.items():
         cls = transport_class(name)
@@ -68,7 +70,8 @@ def test_the_unknown_kind_message_names_every_kind() -> None:
     with pytest.raises(ValueError) as info:
         kind("smoke")
     assert str(info.value) == (
-        "unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay'"
+        "unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay', "
+        "'socketio', 'mqtt'"
     )
 
 
@@ -296,7 +299,10 @@ def test_magics_and_cli_spell_every_connection_flag_the_same() -> None:
 
 def test_flags_are_spelled_after_their_option() -> None:
     # the flag is the option's name with dashes, singular when it repeats
-    irregular = {"json": "--json-body"}  # --json is rtnb tail's "print records"
+    irregular = {
+        "json": "--json-body",  # --json is rtnb tail's "print records"
+        "topic": "--send-topic",  # --topic subscribes (mqtt's topics)
+    }
     for table in [CommonOptions, *TABLES]:
         for f in dataclasses.fields(table):
             flag = f.metadata["flag"]

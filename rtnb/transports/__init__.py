@@ -62,14 +62,6 @@ KINDS: dict[str, Kind] = {
     for k in (
         Kind("ws", "rtnb.transports.ws:WebSocketTransport", WSOptions, "ws:// or wss://"),
         Kind("sse", "rtnb.transports.sse:SSETransport", SSEOptions, "http:// or https://"),
-        # application protocols: Socket.IO and MQTT over WebSocket (proto-sio)
-        Kind(
-            "socketio",
-            "rtnb.transports.socketio:SocketIOTransport",
-            SocketIOOptions,
-            "the server's http:// or https:// URL (Socket.IO v4/v5)",
-        ),
-        Kind("mqtt", "rtnb.transports.mqtt:MQTTTransport", MQTTOptions, "the broker's ws:// URL"),
         Kind(
             "webrtc",
             "rtnb.transports.webrtc:WebRTCTransport",
@@ -77,6 +69,14 @@ KINDS: dict[str, Kind] = {
             "the signaling ws:// URL",
         ),
         Kind("replay", "rtnb.transports.replay:ReplayTransport", ReplayOptions, "a recording file"),
+        # application protocols: Socket.IO and MQTT over WebSocket (proto-sio)
+        Kind(
+            "socketio",
+            "rtnb.transports.socketio:SocketIOTransport",
+            SocketIOOptions,
+            "the server's http:// or https:// URL (Socket.IO v3/v4 servers)",
+        ),
+        Kind("mqtt", "rtnb.transports.mqtt:MQTTTransport", MQTTOptions, "the broker's ws:// URL"),
     )
 }
 
