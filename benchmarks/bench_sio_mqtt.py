@@ -130,7 +130,7 @@ def _rtnb_rate(c: rtnb.Connection, n: int, start: Any) -> float:
 
     c.on_message(on_message)
     start()
-    if not done.wait(300):
+    if not done.wait(120):
         raise SystemExit(f"rtnb got {c.stats.received} of {n} ({c.stats.last_error})")
     c.close()
     (t0, r0), (t1, r1) = seen[0], seen[-1]
