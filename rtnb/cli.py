@@ -25,13 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .options import (
-    add_connect_arguments,
-    connect_options,
-    parse_args,
-    port_type,
-    set_option_default,
-)
+from .flags import add_connect_arguments, connect_options, parse_args, set_option_default
+from .options import port_type
 from .transports import kind_names, option_tables
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ def complete(
         paths: ``(kind, path)`` of the running server's endpoints.
 
     >>> complete("%rt_connect s", [])
-    ['sse']
+    ['sse', 'socketio']
     >>> complete("%rt_send w", ["ws1", "ws2", "sse1"])
     ['ws1', 'ws2']
     >>> complete("%rt_connect ws /ws/e", [], [("ws", "/ws/echo"), ("sse", "/sse/clock")])

@@ -551,13 +551,15 @@ class Connection(Viewable, Verbs):
 
     async def _send_now(self, payload: str | bytes) -> Message:
         try:
-            size = await self._transport.send(payload)
+            out = await self._transport.send(payload)
         except RTError:
             raise
         except Exception as exc:
             self._record_error(exc)
             raise ConnectionClosed(f"send on {self.name!r} failed: {describe(exc)}") from exc
-        return self._log_sent(payload, size)
+        if isinstance(out, int):
+            return self._log_sent(payload, out)
+        return self._log_sent(out.data, out.size, out.event, out.topic)  # socketio, mqtt
 
     def _log_sent(
         self, payload: str | bytes, size: int, event: str | None = None, topic: str | None = None

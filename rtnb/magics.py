@@ -51,15 +51,9 @@ from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
 from .completion import complete, rt_matcher
 from .errors import RPCError, RTError, describe
+from .flags import add_connect_arguments, connect_options, parse_args
 from .listing import connection_listing
-from .options import (
-    add_connect_arguments,
-    check_json,
-    connect_options,
-    parse_args,
-    parse_header,
-    port_type,
-)
+from .options import check_json, parse_header, port_type
 from .record import recorders, start_recorder, stop_recorder
 from .registry import connect, connections, get_connection
 from .sendtext import parse_call_line

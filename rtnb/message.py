@@ -348,7 +348,8 @@ class MessageLog:
         """A DataFrame, one row per stored message; JSON payloads flattened into columns.
 
         Columns: ``seq``, ``time`` (UTC datetime), ``direction``, ``event``, ``id``,
-        ``data`` (text payloads; binary shown as ``bytes``), then one column per
+        ``data`` (text payloads; binary shown as ``bytes``), ``topic`` when a
+        message has one (MQTT), then one column per
         flattened JSON field (``price``, ``bid.size``, ...).
 
         Raises:
@@ -368,6 +369,8 @@ class MessageLog:
                 "id": m.id,
                 "data": m.data,
             }
+            if m.topic is not None:  # MQTT: a column only when some message has one
+                row["topic"] = m.topic
             if flatten_json:
                 doc = m.json
                 if doc is not None:

@@ -9,7 +9,8 @@ with the same keys as :meth:`rtnb.message.Message.to_record`::
     {"seq": 2, "ts": 1764088200.5, "direction": "in", "data": "tick", "event": "tick", "id": "7"}
 
 ``data`` holds a text payload; ``data_b64`` a binary one (base64). ``event``
-and ``id`` (SSE) and ``channel`` (WebRTC) appear only when set. ``time`` is
+(SSE, Socket.IO), ``id`` (SSE), ``channel`` (WebRTC) and ``topic`` (MQTT)
+appear only when set. ``time`` is
 accepted as a synonym of ``ts`` when reading.
 
     >>> rec = Record(ts=1.5, data=b"\\x00\\x01", direction="in")
@@ -45,7 +46,7 @@ __all__ = [
 
 FORMAT_VERSION = 1
 _DIRECTIONS = ("in", "out")
-_TEXT_FIELDS = ("event", "id", "channel")
+_TEXT_FIELDS = ("event", "id", "channel", "topic")
 
 
 class RecordFormatError(RTError, ValueError):
@@ -60,9 +61,10 @@ class Record:
         ts: when it was received or sent (``time.time()`` seconds).
         data: the payload: ``str`` for text, ``bytes`` for binary.
         direction: ``"in"`` (received) or ``"out"`` (sent).
-        event: the SSE event type, if any.
+        event: the SSE event type or Socket.IO event name, if any.
         id: the SSE event id, if any.
         channel: the WebRTC data-channel label, if any.
+        topic: the MQTT topic, if any.
         seq: the message's position in its connection's log (``-1`` if unknown).
     """
 
@@ -72,6 +74,7 @@ class Record:
     event: str | None = None
     id: str | None = None
     channel: str | None = None
+    topic: str | None = None
     seq: int = -1
 
 
@@ -231,5 +234,6 @@ def _record(obj: dict[str, Any], where: str) -> Record:
         event=extra["event"],
         id=extra["id"],
         channel=extra["channel"],
+        topic=extra["topic"],
         seq=seq,
     )

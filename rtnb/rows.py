@@ -173,7 +173,7 @@ def make_row(msg: Message, columns: Iterable[str] | None = None) -> dict[str, An
     Keys: ``seq``, ``ts`` (seconds), ``dir`` (``in``/``out``), ``kind``, ``size``,
     ``cells`` (column -> text), ``data`` (a one-line preview; empty for JSON whose
     fields are in ``cells``, to keep rows small), and ``event``, ``id``,
-    ``channel`` when the message has them.
+    ``channel``, ``topic`` when the message has them.
     """
     kind = payload_kind(msg)
     cells = {k: cell_text(v) for k, v in message_fields(msg, columns).items()}
@@ -192,6 +192,8 @@ def make_row(msg: Message, columns: Iterable[str] | None = None) -> dict[str, An
         row["id"] = msg.id
     if msg.channel is not None:
         row["channel"] = msg.channel
+    if msg.topic is not None:
+        row["topic"] = msg.topic
     return row
 
 

@@ -103,7 +103,9 @@ def test_usage_errors_come_from_argparse() -> None:
 
 def test_tail_help_names_every_kind() -> None:
     p = run("tail", "--help")
-    assert "ws, sse, webrtc, replay, jsonrpc or graphql" in " ".join(p.stdout.split())
+    assert "ws, sse, webrtc, replay, jsonrpc, graphql, socketio or mqtt" in " ".join(
+        p.stdout.split()
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,9 @@ PURE_MODULES = [
     "rtnb.server.security",
     "rtnb.localtrust",
     "rtnb.connection",
+    "rtnb.mqttwire",
+    "rtnb.transports.mqtt",
+    "rtnb.transports.socketio",
 ]
 
 

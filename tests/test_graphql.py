@@ -154,7 +154,7 @@ def test_options_and_flags() -> None:
     assert GraphQLOptions.names() >= {"query", "variables", "operation_name", "headers", "cafile"}
     import argparse
 
-    from rtnb.options import add_connect_arguments, connect_options
+    from rtnb.flags import add_connect_arguments, connect_options
     from rtnb.transports import option_tables
 
     parser = argparse.ArgumentParser()

@@ -282,7 +282,16 @@ def test_tab_completion_through_the_kernel(tmp_path: Path) -> None:
                 if msg["parent_header"].get("msg_id") == msg_id:
                     return sorted(msg["content"]["matches"])
 
-        assert complete("%rt_connect ") == ["graphql", "jsonrpc", "replay", "sse", "webrtc", "ws"]
+        assert complete("%rt_connect ") == [
+            "graphql",
+            "jsonrpc",
+            "mqtt",
+            "replay",
+            "socketio",
+            "sse",
+            "webrtc",
+            "ws",
+        ]
         assert complete("%rt_send e") == ["echo"]
         assert complete("%rt_close ") == ["--all", "echo"]
         assert "/ws/ticker" in complete("%rt_connect ws /ws/")

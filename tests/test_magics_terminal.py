@@ -86,7 +86,7 @@ def test_wrong_use_in_a_terminal_is_one_line_plus_usage(tmp_path: Path) -> None:
     err = p.stderr.splitlines()
     assert err == [
         "rt_connect: unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay', "
-        "'jsonrpc', 'graphql'",
+        "'jsonrpc', 'graphql', 'socketio', 'mqtt'",
         err[1],
         "rt_connect: /ws/echo is a path on the in-kernel server, but none is running: "
         "start it with %rt_serve, or give a full URL",
@@ -155,7 +155,7 @@ def test_completion_in_a_terminal_shell(tmp_path: Path) -> None:
     )
     p = ipython(code, tmp_path)
     out = p.stdout
-    kinds = "['graphql', 'jsonrpc', 'replay', 'sse', 'webrtc', 'ws']"
+    kinds = "['graphql', 'jsonrpc', 'mqtt', 'replay', 'socketio', 'sse', 'webrtc', 'ws']"
     assert f"'%rt_connect ' {kinds}" in out, out + p.stderr
     assert "'%rt_connect ws /ws/ec' ['/ws/echo']" in out
     assert "'%rt_send ec' ['echo']" in out
@@ -166,7 +166,11 @@ def test_completion_in_a_terminal_shell(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "names", "expected"),
     [
-        ("%rt_connect ", [], ["ws", "sse", "webrtc", "replay", "jsonrpc", "graphql"]),
+        (
+            "%rt_connect ",
+            [],
+            ["ws", "sse", "webrtc", "replay", "jsonrpc", "graphql", "socketio", "mqtt"],
+        ),
         ("%rt_call ", ["rpc1"], ["rpc1"]),
         ("%rt_connect w", [], ["ws", "webrtc"]),
         ("%rt_connect ws --name x ", [], []),

@@ -15,26 +15,34 @@ import rtnb
 import rtnb.options
 from rtnb.cli import build_parser
 from rtnb.connection import Connection
+from rtnb.flags import add_connect_arguments, connect_options, deprecated_flags, parse_args
 from rtnb.magics import RTMagics
 from rtnb.options import (
     CommonOptions,
     GraphQLOptions,
     JSONRPCOptions,
+    MQTTOptions,
     Options,
     ReplayOptions,
+    SocketIOOptions,
     SSEOptions,
     WebRTCOptions,
     WSOptions,
-    add_connect_arguments,
     check_options,
-    connect_options,
-    deprecated_flags,
-    parse_args,
 )
 from rtnb.transports import KINDS, kind, kind_names, option_tables, transport_class
 from rtnb.transports import check_options as check_kind_options
 
-TABLES = [WSOptions, SSEOptions, WebRTCOptions, ReplayOptions, JSONRPCOptions, GraphQLOptions]
+TABLES = [
+    WSOptions,
+    SSEOptions,
+    WebRTCOptions,
+    ReplayOptions,
+    JSONRPCOptions,
+    GraphQLOptions,
+    SocketIOOptions,
+    MQTTOptions,
+]
 
 
 def ingest(data: Any, event: Any = None, id: Any = None, channel: Any = None) -> None:
@@ -57,7 +65,16 @@ def parsed(*argv: str) -> dict[str, Any]:
 
 
 def test_every_kind_is_registered_once_with_its_table_and_transport() -> None:
-    assert kind_names() == ("ws", "sse", "webrtc", "replay", "jsonrpc", "graphql")
+    assert kind_names() == (
+        "ws",
+        "sse",
+        "webrtc",
+        "replay",
+        "jsonrpc",
+        "graphql",
+        "socketio",
+        "mqtt",
+    )
     assert option_tables() == tuple(TABLES)
     for name, k in KINDS.items():
         cls = transport_class(name)
@@ -71,7 +88,7 @@ def test_the_unknown_kind_message_names_every_kind() -> None:
         kind("smoke")
     assert str(info.value) == (
         "unknown connection kind 'smoke'; use one of 'ws', 'sse', 'webrtc', 'replay', "
-        "'jsonrpc', 'graphql'"
+        "'jsonrpc', 'graphql', 'socketio', 'mqtt'"
     )
 
 
@@ -299,7 +316,10 @@ def test_magics_and_cli_spell_every_connection_flag_the_same() -> None:
 
 def test_flags_are_spelled_after_their_option() -> None:
     # the flag is the option's name with dashes, singular when it repeats
-    irregular = {"json": "--json-body"}  # --json is rtnb tail's "print records"
+    irregular = {
+        "json": "--json-body",  # --json is rtnb tail's "print records"
+        "topic": "--send-topic",  # --topic subscribes (mqtt's topics)
+    }
     for table in [CommonOptions, *TABLES]:
         for f in dataclasses.fields(table):
             flag = f.metadata["flag"]

@@ -185,11 +185,21 @@ class Server:
         if not path.startswith("/"):
             path = "/" + path
         if ws is None:
-            ws = path.startswith(("/ws/", "/webrtc/", "/graphql"))
+            ws = path.startswith(("/ws/", "/webrtc/", "/graphql", "/mqtt"))
         base = self.ws_url if ws else self.url
         if token and self.config.token:
             path += ("&" if "?" in path else "?") + token_param(self.config.token)
         return base + path
+
+    @property
+    def socketio_url(self) -> str:
+        """The Socket.IO server's URL for ``connect("socketio", ...)`` (with the token if any)."""
+        return self.url_for("/", ws=False).replace("/?", "?").rstrip("/")
+
+    @property
+    def mqtt_url(self) -> str:
+        """The MQTT broker's ws:// URL for ``connect("mqtt", ...)`` (with the token if any)."""
+        return self.url_for("/mqtt", ws=True)
 
     def add_recording(self, name: str, path: str | os.PathLike[str]) -> str:
         """Serve a recording at ``/ws/replay?name=NAME`` and ``/sse/replay?name=NAME``.

@@ -13,8 +13,10 @@ from . import (
     jsonrpc_handlers,
     lab_handlers,
     limits,
+    mqtt_handlers,
     pages,
     replay_handlers,
+    socketio_handlers,
     sse_handlers,
     webrtc_handlers,
     ws_handlers,
@@ -117,9 +119,10 @@ def build_app(config: ServerConfig) -> web.Application:
         webrtc_handlers,
         replay_handlers,
         lab_handlers,
-        # application protocols (proto-rpc)
         jsonrpc_handlers,
         graphql_handlers,
+        socketio_handlers,
+        mqtt_handlers,
         pages,
     ):
         module.setup(app, config, app[ENDPOINTS])

@@ -18,9 +18,10 @@ MAGIC = {
     "ws": "%rt_connect ws {path}",
     "sse": "%rt_connect sse {path}",
     "webrtc": "%rt_connect webrtc {path}",
-    # application protocols (proto-rpc)
     "jsonrpc": "%rt_connect jsonrpc {path}",
     "graphql": '%rt_connect graphql {path} --query "subscription {{ ticks {{ symbol price }} }}"',
+    "socketio": "%rt_connect socketio /",
+    "mqtt": "%rt_connect mqtt {path} --topic 'ticks/#'",
 }
 
 

@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..options import (  # application protocols (proto-rpc)
+from ..options import (
     GraphQLOptions,
     JSONRPCOptions,
+    MQTTOptions,
     Options,
     ReplayOptions,
+    SocketIOOptions,
     SSEOptions,
     WebRTCOptions,
     WSOptions,
@@ -69,7 +71,7 @@ KINDS: dict[str, Kind] = {
             "the signaling ws:// URL",
         ),
         Kind("replay", "rtnb.transports.replay:ReplayTransport", ReplayOptions, "a recording file"),
-        # application protocols on a WebSocket (proto-rpc)
+        # application protocols on a WebSocket
         Kind(
             "jsonrpc",
             "rtnb.transports.jsonrpc:JSONRPCTransport",
@@ -82,10 +84,23 @@ KINDS: dict[str, Kind] = {
             GraphQLOptions,
             "ws:// or wss:// (graphql-transport-ws)",
         ),
+        Kind(
+            "socketio",
+            "rtnb.transports.socketio:SocketIOTransport",
+            SocketIOOptions,
+            "the server's http:// or https:// URL (Socket.IO v3/v4 servers)",
+        ),
+        Kind("mqtt", "rtnb.transports.mqtt:MQTTTransport", MQTTOptions, "the broker's ws:// URL"),
     )
 }
 
-_ALIASES = {"websocket": "ws", "wss": "ws", "eventsource": "sse", "rtc": "webrtc"}
+_ALIASES = {
+    "websocket": "ws",
+    "wss": "ws",
+    "eventsource": "sse",
+    "rtc": "webrtc",
+    "socket.io": "socketio",
+}
 
 
 def kind_names() -> tuple[str, ...]:

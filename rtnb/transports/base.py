@@ -82,8 +82,13 @@ class Transport(ABC):
     async def serve(self) -> str:
         """Receive until the peer closes; return a one-line reason. Raise on errors."""
 
-    async def send(self, data: str | bytes) -> int:
-        """Send one message; return the payload's size in bytes."""
+    async def send(self, data: str | bytes) -> int | Sent:
+        """Send one message; return the payload's size in bytes.
+
+        A kind whose send is a protocol verb (Socket.IO's ``emit("message", x)``,
+        MQTT's publish to its ``topic``) returns that verb's :class:`Sent`, so the
+        log shows the event or topic too.
+        """
         raise NotImplementedError
 
     # Protocol verbs (rtnb.verbs): kinds that have them override these; the others

@@ -99,7 +99,7 @@ class ReplayTransport(Transport):
         try:
             async for offset, rec in play(f, self.speed, self.directions, loop):
                 self.position = offset
-                ingest(rec.data, event=rec.event, id=rec.id, channel=rec.channel)
+                ingest(rec.data, event=rec.event, id=rec.id, channel=rec.channel, topic=rec.topic)
                 count += 1
                 self.played += 1
         except (RecordFormatError, UnicodeDecodeError) as exc:

@@ -31,7 +31,7 @@ __all__ = ["LiveTable"]
 
 log = logging.getLogger("rtnb")
 HERE = Path(__file__).parent
-_META = ("event", "id", "channel")
+_META = ("event", "id", "channel", "topic")
 
 
 class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
