@@ -19,6 +19,7 @@ PURE = [
     "stats.py",
     "ticker.py",
     "rows.py",
+    "columns.py",
     "series.py",
     "sendtext.py",
     "options.py",

@@ -9,15 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rtnb.columns import ColumnChooser, ColumnFormats, epoch_unit, format_cell
 from rtnb.message import Message
 from rtnb.rows import (
-    ColumnChooser,
-    ColumnFormats,
     TableRows,
     cell_text,
-    epoch_unit,
     extra_fields,
-    format_cell,
     make_row,
     message_fields,
     parse_filter,
