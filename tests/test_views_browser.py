@@ -326,6 +326,7 @@ CANVAS_PIXELS = """(sel) => {
 
 def test_canvas_plot_draws_changing_lines(page: Any) -> None:
     sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
+    page.locator(cell(CANVAS)).scroll_into_view_if_needed()  # views out of sight do not draw
     page.wait_for_selector(sel, timeout=30_000)
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)
     first = page.evaluate(CANVAS_PIXELS, sel)
@@ -338,6 +339,7 @@ def test_canvas_plot_draws_changing_lines(page: Any) -> None:
 
 def test_canvas_plot_draws_100k_points(page: Any) -> None:
     sel = f"{cell(BIG)} .rtnb-canvas canvas"
+    page.locator(cell(BIG)).scroll_into_view_if_needed()
     page.wait_for_selector(sel, timeout=30_000)
     wait_for(page, "(sel) => document.querySelector(sel)?.dataset.points === '100000'", sel, 60)
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 200", sel)
@@ -358,6 +360,7 @@ def test_canvas_plot_draws_100k_points(page: Any) -> None:
 
 
 def test_send_box_sends_and_the_echo_appears(page: Any) -> None:
+    page.locator(cell(ECHO)).scroll_into_view_if_needed()
     box = page.locator(f"{cell(ECHO)} .rtnb-send-input")
     box.fill('{"hello": "from the browser"}')
     box.press("Enter")
@@ -420,4 +423,5 @@ def test_after_a_page_reload_the_views_show_their_current_state(page: Any) -> No
     texts = page.locator(echo_rows).all_inner_texts()
     assert any("from the browser" in r for r in texts)  # rows from before the reload
     sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
+    page.locator(cell(CANVAS)).scroll_into_view_if_needed()
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)

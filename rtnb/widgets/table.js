@@ -151,7 +151,8 @@ function render({ model, el }) {
     for (const m of meta) th(m);
     for (const c of cols) {
       const isPinned = pinned.includes(c);
-      const h = th(c, `rtnb-col${formats[c] ? " rtnb-num" : ""}${isPinned ? " rtnb-pinned" : ""}`,
+      const num = formats[c] && !formats[c].time;
+      const h = th(c, `rtnb-col${num ? " rtnb-num" : ""}${isPinned ? " rtnb-pinned" : ""}`,
         isPinned ? "pinned: click to unpin" : "click to pin this column");
       h.dataset.col = c;
     }
