@@ -80,16 +80,14 @@ COLLECT = """(t0) => {
   return { busy, n, span: t1 - t0 };
 }"""
 VIEWS_DRAWN = """(n) => {
+  // every cell ran, and the first view drew (views out of sight wait until they show)
   const nb = window.jupyterapp?.shell?.currentWidget?.node;
   if (!nb) return false;
-  const cells = nb.querySelectorAll('.jp-Notebook .jp-Cell');
-  let drawn = 0;
-  for (let i = 1; i <= n; i++) {
-    const c = cells[i];
-    if (c && c.querySelector('.rtnb-table tr.rtnb-row, .rtnb-canvas canvas[data-frames], '
-        + '.jp-OutputArea-output img')) drawn++;
-  }
-  return drawn === n;
+  const prompts = [...nb.querySelectorAll('.jp-Cell .jp-InputPrompt')].map((p) => p.textContent);
+  if (prompts.length < n + 1 || !prompts.every((t) => /\\[\\d+\\]/.test(t))) return false;
+  const first = nb.querySelectorAll('.jp-Notebook .jp-Cell')[1];
+  return n === 0 || !!first?.querySelector('.rtnb-table tr.rtnb-row, '
+    + '.rtnb-canvas canvas[data-frames], .jp-OutputArea-output img');
 }"""
 
 

@@ -62,6 +62,8 @@ function render({ model, el }) {
   let pinned = [];
   let dataCol = false;
   const pool = []; // the <tr> elements in the DOM, reused
+  let measureRow = true; // measure a drawn row's height (after a new layout)
+  const frameTasks = []; // layout reads deferred to the start of the next frame
 
   const root = document.createElement("div");
   root.className = "rtnb-table";
@@ -162,6 +164,7 @@ function render({ model, el }) {
     emptyRow.firstChild.colSpan = head.children.length;
     for (const tr of pool) tr.remove();
     pool.length = 0;
+    measureRow = true;
   }
 
   function makeRow() {
@@ -210,8 +213,12 @@ function render({ model, el }) {
 
   function draw() {
     frame = 0;
+    for (const task of frameTasks.splice(0)) task();
     if (!dirty || pressed) return;
     dirty = false;
+    // Layout reads first, then only writes: no forced layout of the page in between.
+    const scrollTop = scroll.scrollTop;
+    const atBottom = scrollTop + scroll.clientHeight >= scroll.scrollHeight - rowH;
     const height = model.get("height");
     const maxH = `${height}px`;
     if (scroll.style.maxHeight !== maxH) scroll.style.maxHeight = maxH;
@@ -257,8 +264,7 @@ function render({ model, el }) {
     const newestFirst = model.get("newest_first");
     // A reader scrolled into the table keeps looking at the same rows as new ones
     // arrive on top; at the bottom of an oldest-first table, it follows the newest.
-    const atBottom = scroll.scrollTop + scroll.clientHeight >= scroll.scrollHeight - rowH;
-    let top = scroll.scrollTop;
+    let top = scrollTop;
     if (newestFirst && top > 0) top = Math.min(top + added * rowH, n * rowH);
     added = 0;
     const visible = Math.ceil(height / rowH) + 2 * OVERSCAN;
@@ -277,11 +283,19 @@ function render({ model, el }) {
     }
     topSpacer.firstChild.style.height = `${first * rowH}px`;
     bottomSpacer.firstChild.style.height = `${(n - first - shown) * rowH}px`;
-    if (top !== scroll.scrollTop) scroll.scrollTop = top;
-    const measured = pool[0].getBoundingClientRect().height;
-    if (measured > 4 && Math.abs(measured - rowH) > 0.5) {
-      rowH = measured;
-      schedule(); // spacers from the real row height next frame
+    if (top !== scrollTop) scroll.scrollTop = top;
+    if (measureRow) {
+      // once per layout, in the next frame's read phase (no forced layout now)
+      measureRow = false;
+      const probe = pool[0];
+      frameTasks.push(() => {
+        const measured = probe.isConnected ? probe.getBoundingClientRect().height : 0;
+        if (measured > 4 && Math.abs(measured - rowH) > 0.5) {
+          rowH = measured;
+          schedule();
+        }
+      });
+      schedule();
     }
     if (!newestFirst && atBottom) scroll.scrollTop = scroll.scrollHeight;
   }
