@@ -56,6 +56,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("panel", [PANEL]),
     ("matplotlib plot", [MPL]),
     ("canvas plot", [CANVAS]),
+    ("table + both plots", [TABLE, MPL, CANVAS]),
     ("panel + table + both plots", [PANEL, TABLE, MPL, CANVAS]),
 ]
 TEN = ("ten views", [PANEL, TABLE, TABLE, TABLE, MPL, MPL, CANVAS, CANVAS, CANVAS, TABLE])
