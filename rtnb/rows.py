@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .columns import ColumnChooser, ColumnFormats, format_cell
 from .fields import MISSING, flatten, get_path, parse_path
 from .message import Message
 
@@ -27,6 +28,7 @@ __all__ = [
     "RowFilter",
     "TableRows",
     "cell_text",
+    "extra_fields",
     "make_row",
     "message_fields",
     "parse_filter",
@@ -175,8 +177,12 @@ def make_row(msg: Message, columns: Iterable[str] | None = None) -> dict[str, An
     fields are in ``cells``, to keep rows small), and ``event``, ``id``,
     ``channel``, ``topic`` when the message has them.
     """
+    return _row(msg, message_fields(msg, columns))
+
+
+def _row(msg: Message, fields: dict[str, Any]) -> dict[str, Any]:
     kind = payload_kind(msg)
-    cells = {k: cell_text(v) for k, v in message_fields(msg, columns).items()}
+    cells = {k: cell_text(v) for k, v in fields.items()}
     row: dict[str, Any] = {
         "seq": msg.seq,
         "ts": round(msg.ts, 3),
@@ -195,6 +201,17 @@ def make_row(msg: Message, columns: Iterable[str] | None = None) -> dict[str, An
     if msg.topic is not None:
         row["topic"] = msg.topic
     return row
+
+
+def extra_fields(row: Mapping[str, Any], columns: Iterable[str], limit: int = PREVIEW_LIMIT) -> str:
+    """The fields of ``row`` that have no column, as one line ``k=v k=v`` (odd messages).
+
+    >>> extra_fields({"cells": {"a": "1", "type": "ack"}}, ["a"])
+    'type=ack'
+    """
+    shown = set(columns)
+    text = " ".join(f"{k}={v}" for k, v in row["cells"].items() if k not in shown)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _equals(value: Any, wanted: Any) -> bool:
@@ -282,13 +299,16 @@ class TableRows:
 
     Args:
         max_rows: how many rows to keep (the oldest go first).
-        columns: fixed field columns, or ``None`` to discover them by flattening.
+        columns: fixed field columns, or ``None`` to choose them from the stream's
+            dominant shape (:class:`ColumnChooser`).
         filter: a spec for :func:`parse_filter`.
-        max_columns: the bound on discovered columns.
+        max_columns: the bound on chosen columns.
+        pinned: columns shown first whatever the stream does (with ``columns=None``).
 
     :meth:`add` takes every message pulled since the last flush and returns only
     the rows that are still visible afterwards, so a flush after 100,000 messages
-    ships at most ``max_rows`` rows.
+    ships at most ``max_rows`` rows. :attr:`columns` and :meth:`formats` follow
+    the rows shipped.
     """
 
     def __init__(
@@ -297,6 +317,7 @@ class TableRows:
         columns: Iterable[str] | None = None,
         filter: Any = None,
         max_columns: int = 24,
+        pinned: Iterable[str] = (),
     ) -> None:
         if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1:
             raise ValueError(f"max_rows must be a positive integer, not {max_rows!r}")
@@ -309,9 +330,33 @@ class TableRows:
         self.max_columns = max_columns
         self.keep = parse_filter(filter)
         self.rows: deque[dict[str, Any]] = deque(maxlen=max_rows)
+        self.chooser = ColumnChooser(max_columns)
+        self.format = ColumnFormats()
         self.columns: list[str] = list(self.fixed_columns or [])
         self.seen = 0
         self.matched = 0
+        self.pin(pinned)
+
+    def pin(self, columns: Iterable[str]) -> list[str]:
+        """Show these columns first, always (replaces the pinned set); returns the columns.
+
+        Raises:
+            ValueError: for a bad field path.
+        """
+        if isinstance(columns, str):
+            columns = [columns]
+        pinned = list(dict.fromkeys(str(c) for c in columns))
+        for col in pinned:
+            parse_path(col)
+        self.chooser.pinned = pinned
+        if self.fixed_columns is None:
+            self.columns = self.chooser.columns
+        return self.columns
+
+    @property
+    def pinned(self) -> list[str]:
+        """The pinned columns."""
+        return list(self.chooser.pinned)
 
     def add(self, msgs: Iterable[Message], skipped: int = 0) -> list[dict[str, Any]]:
         """Take new messages (oldest first); return the new rows still visible.
@@ -331,32 +376,43 @@ class TableRows:
             if keep is None or keep(msg):
                 self.matched += 1
                 chosen.append(msg)
-        new = [make_row(m, self.fixed_columns) for m in chosen]
-        if self.fixed_columns is None:
-            cols = self.columns
-            if len(cols) < self.max_columns:
-                known = set(cols)
-                for row in new:
-                    for key in row["cells"]:
-                        if key not in known:
-                            known.add(key)
-                            cols.append(key)
-                            if len(cols) >= self.max_columns:
-                                break
+        fixed = self.fixed_columns
+        new = []
+        observe_shape, observe_values = self.chooser.observe, self.format.observe
+        for m in chosen:
+            fields = message_fields(m, fixed)
+            if fields:
+                observe_values(fields, m.ts)
+                if fixed is None:
+                    observe_shape(fields)
+            new.append(_row(m, fields))
+        if fixed is None and new:
+            self.columns = self.chooser.choose()
         self.rows.extend(new)
         return new
+
+    def formats(self) -> dict[str, dict[str, Any]]:
+        """How the numeric columns show (see :class:`ColumnFormats`)."""
+        return self.format.formats()
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The visible rows, oldest first."""
         return list(self.rows)
 
     def clear(self) -> None:
-        """Forget every row (discovered columns are forgotten too)."""
+        """Forget every row (chosen columns and formats are forgotten too; pins stay)."""
         self.rows.clear()
-        self.columns = list(self.fixed_columns or [])
+        self.chooser.clear()
+        self.format.clear()
+        self.columns = list(self.fixed_columns or self.chooser.columns)
 
 
-def rows_html(columns: list[str], rows: list[dict[str, Any]], limit: int = 20) -> str:
+def rows_html(
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    limit: int = 20,
+    formats: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """A static HTML table of the newest ``limit`` rows (newest first), for saved notebooks.
 
     >>> "<td>AAPL</td>" in rows_html(["symbol"], [make_row(Message('{"symbol": "AAPL"}'))])
@@ -367,16 +423,22 @@ def rows_html(columns: list[str], rows: list[dict[str, Any]], limit: int = 20) -
 
     esc = html.escape
     shown = rows[-limit:][::-1]
-    data_col = not columns or any(r["kind"] != "json" for r in shown)
+    fmts = formats or {}
+    extras = [r["data"] or extra_fields(r, columns) for r in shown]
+    data_col = not columns or any(extras)
     head = "".join(f"<th>{esc(c)}</th>" for c in ["#", "time", "", *columns])
     head += "<th>data</th>" if data_col else ""
     body = []
-    for r in shown:
+    for r, extra in zip(shown, extras, strict=True):
         ts = r["ts"]
         when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
         arrow = "&#8595;" if r["dir"] == "in" else "&#8593;"
-        cells = "".join(f"<td>{esc(r['cells'].get(c, ''))}</td>" for c in columns)
-        data = f"<td style='font-family:monospace'>{esc(r['data'])}</td>" if data_col else ""
+        cells = "".join(
+            f"<td{' align=right' if c in fmts else ''}>"
+            f"{esc(format_cell(r['cells'].get(c, ''), fmts.get(c)))}</td>"
+            for c in columns
+        )
+        data = f"<td style='font-family:monospace'>{esc(extra)}</td>" if data_col else ""
         body.append(f"<tr><td>{r['seq']}</td><td>{when}</td><td>{arrow}</td>{cells}{data}</tr>")
     more = len(rows) - len(shown)
     tail = f"<div style='color:#57606a'>… and {more} older rows</div>" if more > 0 else ""

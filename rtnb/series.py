@@ -33,7 +33,9 @@ __all__ = [
     "PALETTE",
     "Series",
     "Window",
+    "autoscale",
     "decimate",
+    "follow_limits",
     "numeric",
     "parse_window",
     "sticky_limits",
@@ -210,6 +212,84 @@ def sticky_limits(
         if c_lo <= lo and hi <= c_hi and hi - lo == 0:
             return current
     return (lo - margin * span, hi + margin * span)
+
+
+#: Room above and below the data on an autoscaled axis, as a share of the data's span.
+HEADROOM = 0.06
+#: An autoscaled axis is recomputed once the data fills less than this share of it.
+MIN_FILL = 0.6
+
+
+def autoscale(
+    lo: float,
+    hi: float,
+    current: tuple[float, float] | None = None,
+    headroom: float = HEADROOM,
+    min_fill: float = MIN_FILL,
+) -> tuple[float, float]:
+    """Axis limits that fit ``[lo, hi]`` closely, with a little headroom, and change rarely.
+
+    The current limits stay while they hold the data and the data fills at least
+    ``min_fill`` of them (so a quiet line does not sit in a wide empty band, and a
+    moving one does not rescale every frame); otherwise the data's span plus
+    ``headroom`` on each side. A flat line gets a band of 0.1% of its value.
+    The canvas plot's front-end applies the same rule.
+
+    >>> autoscale(100.0, 101.0)
+    (99.94, 101.06)
+    >>> autoscale(100.2, 100.9, (99.94, 101.06))
+    (99.94, 101.06)
+    >>> [round(v, 4) for v in autoscale(100.50, 100.52, (99.94, 101.06))]
+    [100.4988, 100.5212]
+    """
+    if hi < lo:
+        lo, hi = hi, lo
+    span = hi - lo
+    if current is not None:
+        c_lo, c_hi = current
+        if c_lo <= lo and hi <= c_hi and c_hi > c_lo and span >= min_fill * (c_hi - c_lo):
+            return current
+    if span <= 0:
+        pad = abs(lo) * 0.001 or 1.0
+        return (lo - pad, hi + pad)
+    pad = headroom * span
+    return (lo - pad, hi + pad)
+
+
+def follow_limits(
+    lo: float,
+    hi: float,
+    current: tuple[float, float] | None = None,
+    window: float | None = None,
+    margin: float = 0.03,
+) -> tuple[float, float]:
+    """x limits that follow the data and change rarely, for a plot that grows to the right.
+
+    With a time ``window`` (seconds) that has not filled yet, the axis spans the
+    data plus room for half as much again (never past the window's end), so the
+    first points are not squeezed against the right edge and the limits change a
+    few times while it fills; once full it slides by 5% of the window at a time.
+    Without one: the data plus ``margin``. The current limits stay while they
+    hold the data and it fills at least half of them (the plot can blit).
+
+    >>> follow_limits(0.0, 2.0, None, window=60.0)
+    (-0.06, 3.0)
+    >>> follow_limits(0.0, 2.5, (-0.06, 3.0), window=60.0)
+    (-0.06, 3.0)
+    >>> [round(v, 6) for v in follow_limits(100.0, 160.0, None, window=60.0)]
+    [98.2, 163.0]
+    """
+    if hi < lo:
+        lo, hi = hi, lo
+    span = hi - lo
+    if span <= 0:
+        span = abs(hi) * 0.01 or 1.0
+    if current is not None:
+        c_lo, c_hi = current
+        if c_lo <= lo and hi <= c_hi and span >= 0.5 * (c_hi - c_lo):
+            return current
+    room = min(0.5 * span, max(lo + window - hi, 0.05 * window)) if window else margin * span
+    return (lo - margin * span, hi + room)
 
 
 def decimate(xs: np.ndarray, ys: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -408,6 +488,14 @@ class Series:
             else:
                 out.append(f"{line.group} {line.field}")
         return out
+
+    def y_label(self) -> str:
+        """The y axis label: the plotted fields.
+
+        >>> Series(["price", "bid.size"]).y_label()
+        'price, bid.size'
+        """
+        return ", ".join(self.fields)
 
     def colours(self) -> list[str]:
         """One colour per line, from :data:`PALETTE`."""

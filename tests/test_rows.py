@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rtnb.columns import ColumnChooser, ColumnFormats, epoch_unit, format_cell
 from rtnb.message import Message
 from rtnb.rows import (
     TableRows,
     cell_text,
+    extra_fields,
     make_row,
     message_fields,
     parse_filter,
@@ -210,3 +212,129 @@ def test_docstring_examples_hold() -> None:
 
     result = doctest.testmod(importlib.import_module("rtnb.rows"), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def tick(i: int) -> str:
+    return json.dumps({"t": 1_764_000_000 + i / 10, "symbol": "AAPL", "price": 100 + i % 7 / 4})
+
+
+def test_an_odd_message_mid_stream_adds_no_columns() -> None:
+    t = TableRows(max_rows=500)
+    t.add(msgs(*(tick(i) for i in range(100))))
+    ack = json.dumps({"type": "subscribed", "channel": "x", "symbols": ["A", "B"]})
+    t.add(msgs(ack, *(tick(i) for i in range(100, 110)), start=100))
+    assert t.columns == ["t", "symbol", "price"]
+    odd = next(r for r in t.snapshot() if "type" in r["cells"])
+    assert extra_fields(odd, t.columns) == "type=subscribed channel=x symbols.0=A symbols.1=B"
+
+
+def test_a_first_odd_message_leaves_the_columns_once_the_stream_has_a_shape() -> None:
+    t = TableRows(max_rows=500)
+    t.add(msgs('{"type": "welcome", "version": 2}'))
+    assert t.columns == ["type", "version"]  # nothing else seen yet
+    t.add(msgs(*(tick(i) for i in range(40)), start=1))
+    assert t.columns == ["t", "symbol", "price"]
+
+
+def test_columns_of_two_message_kinds_do_not_flicker_at_the_threshold() -> None:
+    c = ColumnChooser(window=100)
+    history = []
+    for i in range(1000):
+        # "extra" on about a quarter of messages, drifting around the add share
+        c.observe(["a", "extra"] if (i * 7919) % 100 < 22 + (i // 100) % 3 * 5 else ["a"])
+        history.append(tuple(c.choose()))
+    changes = sum(1 for x, y in itertools.pairwise(history) if x != y)
+    assert changes <= 2
+
+
+@given(
+    shapes=st.lists(
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), unique=True), max_size=300
+    ),
+    pinned=st.lists(st.sampled_from(["p", "a", "q"]), unique=True, max_size=3),
+    max_columns=st.integers(1, 6),
+)
+def test_column_choice_keeps_pins_first_and_stays_bounded(
+    shapes: list[list[str]], pinned: list[str], max_columns: int
+) -> None:
+    c = ColumnChooser(max_columns=max_columns, window=50)
+    c.pinned = pinned
+    for shape in shapes:
+        c.observe(shape)
+        cols = c.choose()
+        assert cols[: len(pinned)] == pinned
+        assert len(cols) == len(set(cols)) <= len(pinned) + max_columns
+    recent = shapes[-50:]
+    if len(recent) >= 20:  # a field on every recent message always has a column (room allowing)
+        always = [k for k in "abcdef" if all(k in s for s in recent)]
+        assert set(always[:max_columns]) <= set(c.columns) or len(c.columns) >= max_columns
+
+
+def test_table_rows_pin_and_clear_keep_pins() -> None:
+    t = TableRows(pinned=["zz"])
+    t.add(msgs('{"a": 1}'))
+    assert t.columns == ["zz", "a"]
+    assert t.pin(["a"]) == ["a"]
+    t.clear()
+    assert t.columns == ["a"] and t.pinned == ["a"]
+    with pytest.raises(ValueError):
+        t.pin(["a..b"])
+
+
+def test_epoch_unit_needs_a_plausible_time() -> None:
+    assert epoch_unit("t", 1_764_000_000) == "s"
+    assert epoch_unit("created_at", 1_764_000_000_123) == "ms"
+    assert epoch_unit("E", 1_764_000_000_123) == "ms"  # Binance's event time
+    assert epoch_unit("id", 1_764_000_000) is None  # a big id is not a time ...
+    assert epoch_unit("id", 1_764_000_000, received=1_764_000_100.0) == "s"  # ... unless it is now
+    assert epoch_unit("t", 5.0) is None and epoch_unit("t", True) is None
+    assert epoch_unit("t", float("nan")) is None and epoch_unit("t", 9e12 * 1000) is None
+
+
+def test_column_formats_decimals_times_and_text() -> None:
+    f = ColumnFormats()
+    f.observe({"t": 1_764_000_000.5, "p": 1.5, "q": 3, "s": "AAPL", "n": "0.0100", "m": 1})
+    f.observe({"t": 1_764_000_001.5, "p": 2.25, "q": 4, "s": "MSFT", "n": "0.0200", "m": "x"})
+    assert f.formats() == {
+        "t": {"time": "s"},
+        "p": {"decimals": 2},
+        "q": {"decimals": 0},
+        "n": {"decimals": 4},
+    }
+    f.observe({"t": 12.0})  # one value that is no time: the column shows numbers
+    assert f.formats()["t"] == {"decimals": 1}
+    f.clear()
+    assert f.formats() == {}
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=1))
+def test_a_numeric_column_shows_every_value_with_the_same_decimals(values: list[float]) -> None:
+    f = ColumnFormats()
+    for v in values:
+        f.observe({"x": v})
+    fmt = f.formats()["x"]
+    if "time" in fmt:
+        return
+    shown = [format_cell(cell_text(v), fmt) for v in values]
+    assert len({len(s.partition(".")[2]) for s in shown}) == 1
+    assert all(
+        abs(float(s) - v) <= 10 ** -fmt["decimals"] for s, v in zip(shown, values, strict=True)
+    )
+
+
+def test_format_cell_leaves_text_and_shows_times() -> None:
+    assert format_cell("AAPL", {"decimals": 2}) == "AAPL"
+    assert format_cell("2", {"decimals": 2}) == "2.00"
+    assert format_cell("nan", {"decimals": 2}) == "nan"
+    assert format_cell("x", None) == "x"
+    shown = format_cell("1764000000.25", {"time": "s"})
+    assert len(shown) == 12 and shown.endswith(".250") and shown.count(":") == 2
+    assert format_cell("1764000000250", {"time": "ms"}) == shown
+
+
+def test_rows_html_shows_formats_and_odd_fields() -> None:
+    t = TableRows()
+    t.add(msgs(*(tick(i) for i in range(30)), '{"type": "ack"}'))
+    html = rows_html(t.columns, t.snapshot(), formats=t.formats())
+    assert "type=ack" in html and "<th>data</th>" in html
+    assert "1764000000" not in html  # the time shows as a time

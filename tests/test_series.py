@@ -14,7 +14,9 @@ from rtnb.message import Message
 from rtnb.series import (
     Series,
     Window,
+    autoscale,
     decimate,
+    follow_limits,
     numeric,
     parse_window,
     sticky_limits,
@@ -214,3 +216,54 @@ def test_docstring_examples_hold() -> None:
 
     result = doctest.testmod(importlib.import_module("rtnb.series"), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+finite = st.floats(-1e9, 1e9, allow_nan=False)
+
+
+@given(lo=finite, hi=finite, steps=st.lists(st.tuples(finite, finite), max_size=20))
+def test_autoscale_covers_the_data_closely(
+    lo: float, hi: float, steps: list[tuple[float, float]]
+) -> None:
+    current = None
+    for a, b in [(lo, hi), *steps]:
+        a, b = min(a, b), max(a, b)
+        current = autoscale(a, b, current)
+        c_lo, c_hi = current
+        assert c_lo <= a and b <= c_hi
+        if b - a > 1e-6 * max(1.0, abs(a), abs(b)):
+            assert b - a >= 0.59 * (c_hi - c_lo)  # no wide empty band
+
+
+def test_autoscale_holds_while_the_data_fills_the_axis_and_tightens_after() -> None:
+    lim = autoscale(100.0, 110.0)
+    assert autoscale(101.0, 109.0, lim) == lim
+    tight = autoscale(104.0, 104.5, lim)  # the values now move little
+    assert tight[1] - tight[0] < 1.0
+    assert autoscale(50.0, 50.0) == (49.95, 50.05)
+
+
+@given(
+    start=st.floats(1e9, 2e9),
+    window=st.floats(1.0, 3600.0),
+    dts=st.lists(st.floats(0.001, 50.0), min_size=1, max_size=60),
+)
+def test_follow_limits_show_the_data_and_change_rarely_while_a_window_fills(
+    start: float, window: float, dts: list[float]
+) -> None:
+    current, changes, hi = None, 0, start
+    for dt in dts:
+        hi += dt
+        lo = max(start, hi - window)
+        new = follow_limits(lo, hi, current, window)
+        changes += new != current
+        current = new
+        assert current[0] <= lo and hi <= current[1]
+        span = max(hi - lo, 1e-9)
+        assert current[1] - current[0] <= 2.1 * span + 0.06 * window + 1e-6 * hi
+    assert changes <= len(dts)
+
+
+def test_follow_limits_without_a_window_is_the_data_plus_a_margin() -> None:
+    assert follow_limits(0.0, 100.0) == (-3.0, 103.0)
+    assert follow_limits(0.0, 100.0, (-3.0, 103.0)) == (-3.0, 103.0)

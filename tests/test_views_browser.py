@@ -50,8 +50,22 @@ CELLS = [
     "        v = 100 + 10 * math.sin(i / 700) + i % 97 / 50\n"
     '        quiet._ingest(\'{"i": %d, "v": %.3f}\' % (i, v))\n'
     "rtnb.runtime.get_runtime().call_soon(fill)",
+    "import time\n"
+    "fast = rtnb.connect('ws', srv.url_for('/ws/ticker?symbols=AAPL,MSFT,GOOG,AMZN&rate=100'),"
+    " name='fast')\n"
+    "fast.wait_open(10); time.sleep(1)\n"
+    "fast.send({'type': 'subscribe', 'symbols': ['TSLA']})  # its ack is one odd message\n"
+    "fast.table(max_rows=2000, height=260)",
+    "import threading\n"
+    "brief = rtnb.connect('ws', srv.url_for('/ws/ticker?symbols=AAPL&rate=20'), name='brief')\n"
+    "brief.wait_open(10)\n"
+    "views = [brief.table(height=100), brief.plot('price', width=400, height=160),"
+    " brief.plot('price', backend='canvas', width=400, height=160)]\n"
+    "threading.Timer(3, brief.close).start()\n"
+    "for v in views: display(v)",
 ]
 PANEL, MPL, CANVAS, ECHO, BIG = 2, 3, 4, 5, 6  # 1-based cell positions
+FAST, BRIEF = 8, 9
 
 
 def cell(n: int) -> str:
@@ -202,6 +216,90 @@ def test_clicking_a_row_shows_the_whole_payload(page: Any) -> None:
     )
 
 
+PRESSED = """(sel) => {
+  window.__rtnbPressed = [];
+  document.querySelector(sel).addEventListener("pointerdown", (e) => {
+    window.__rtnbPressed.push(e.target.closest("tr.rtnb-row")?.dataset.seq);
+  }, true);
+}"""
+
+
+def test_a_held_click_on_a_fast_table_opens_the_row_pressed(page: Any) -> None:
+    table = f"{cell(FAST)} .rtnb-table"
+    rows = f"{table} tbody tr.rtnb-row"
+    page.locator(cell(FAST)).scroll_into_view_if_needed()
+    page.wait_for_selector(rows, timeout=30_000)
+    page.evaluate(PRESSED, table)  # the row under the pointer when the button went down
+    opened = []
+    for i in range(6):  # like a person: aim, press for ~100 ms, release
+        box = page.locator(rows).nth(1 + i).bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.wait_for_timeout(100)
+        page.mouse.up()
+        pressed = page.evaluate("() => window.__rtnbPressed.at(-1)")
+        title = f"{table} .rtnb-table-detail-bar span"
+        wait_for(
+            page,
+            "([sel, want]) => document.querySelector(sel)?.textContent === want",
+            [title, f"message #{pressed}"],
+            timeout=10,
+        )
+        wait_for(
+            page,
+            "(sel) => document.querySelector(sel)?.textContent.includes('\"price\"')",
+            f"{table} .rtnb-table-detail pre",
+            timeout=10,
+        )
+        opened.append(pressed)
+        page.locator(f"{table} .rtnb-table-detail-bar button").click()
+    assert len(set(opened)) == 6
+
+
+def test_a_fast_table_keeps_its_dom_small_and_its_columns_stable(page: Any) -> None:
+    table = f"{cell(FAST)} .rtnb-table"
+    page.locator(cell(FAST)).scroll_into_view_if_needed()
+    wait_for(
+        page,
+        "(sel) => document.querySelector(sel)?.textContent.startsWith('2,000 rows')",
+        f"{table} .rtnb-table-info",
+    )
+    assert page.locator(f"{table} tbody tr.rtnb-row").count() < 40  # only rows in sight
+    heads = page.locator(f"{table} thead th").all_inner_texts()
+    # the subscribe ack's fields (type, channel, symbols.0, ...) are no columns
+    assert [h.strip() for h in heads[:6]] == ["#", "time", "", "t", "symbol", "price"]
+    assert not {"type", "channel", "symbols.0"} & {h.strip() for h in heads}
+    price = page.locator(f"{table} tbody tr.rtnb-row td.rtnb-num").first
+    assert page.evaluate("(e) => getComputedStyle(e).textAlign", price.element_handle()) == "right"
+    when = page.locator(f"{table} tbody tr.rtnb-row td.rtnb-when").first.inner_text()
+    assert when.count(":") == 2  # the epoch field t shows as a time
+    # pinning a column from its header
+    page.locator(f"{table} thead th[data-col='price']").click()
+    wait_for(
+        page,
+        "(sel) => document.querySelector(sel)?.dataset.col === 'price'",
+        f"{table} thead th[data-col]",
+    )
+    page.locator(f"{table} thead th[data-col='price']").click()  # and unpinning it
+    wait_for(
+        page,
+        "(sel) => document.querySelector(sel)?.dataset.col === 't'",
+        f"{table} thead th[data-col]",
+    )
+
+
+def test_views_of_a_closed_connection_say_so(page: Any) -> None:
+    page.locator(cell(BRIEF)).scroll_into_view_if_needed()
+    for badge in (".rtnb-table-ended", ".rtnb-canvas-ended"):
+        wait_for(
+            page,
+            "(sel) => document.querySelector(sel)?.textContent === 'closed'",
+            f"{cell(BRIEF)} {badge}",
+        )
+        assert page.locator(f"{cell(BRIEF)} {badge}").is_visible()
+
+
 def test_matplotlib_image_changes(page: Any) -> None:
     img = f"{cell(MPL)} .jp-OutputArea-output img"
     page.wait_for_selector(img, timeout=30_000)
@@ -228,6 +326,7 @@ CANVAS_PIXELS = """(sel) => {
 
 def test_canvas_plot_draws_changing_lines(page: Any) -> None:
     sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
+    page.locator(cell(CANVAS)).scroll_into_view_if_needed()  # views out of sight do not draw
     page.wait_for_selector(sel, timeout=30_000)
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)
     first = page.evaluate(CANVAS_PIXELS, sel)
@@ -240,6 +339,7 @@ def test_canvas_plot_draws_changing_lines(page: Any) -> None:
 
 def test_canvas_plot_draws_100k_points(page: Any) -> None:
     sel = f"{cell(BIG)} .rtnb-canvas canvas"
+    page.locator(cell(BIG)).scroll_into_view_if_needed()
     page.wait_for_selector(sel, timeout=30_000)
     wait_for(page, "(sel) => document.querySelector(sel)?.dataset.points === '100000'", sel, 60)
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 200", sel)
@@ -260,6 +360,7 @@ def test_canvas_plot_draws_100k_points(page: Any) -> None:
 
 
 def test_send_box_sends_and_the_echo_appears(page: Any) -> None:
+    page.locator(cell(ECHO)).scroll_into_view_if_needed()
     box = page.locator(f"{cell(ECHO)} .rtnb-send-input")
     box.fill('{"hello": "from the browser"}')
     box.press("Enter")
@@ -322,4 +423,5 @@ def test_after_a_page_reload_the_views_show_their_current_state(page: Any) -> No
     texts = page.locator(echo_rows).all_inner_texts()
     assert any("from the browser" in r for r in texts)  # rows from before the reload
     sel = f"{cell(CANVAS)} .rtnb-canvas canvas"
+    page.locator(cell(CANVAS)).scroll_into_view_if_needed()
     wait_for(page, f"(sel) => ({CANVAS_PIXELS})(sel)?.coloured > 50", sel)

@@ -149,3 +149,33 @@ def test_matplotlib_plot_never_touches_pyplot(server: Server) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_plots_show_a_badge_when_the_connection_ends(server: Server) -> None:
+    c = ticker(server)
+    mpl, canvas = c.plot("price", by="symbol"), c.plot("price", backend="canvas")
+    wait_for(lambda: mpl.frames >= 2)
+    before = mpl.png()
+    c.close()
+    assert canvas.ended == "closed"
+    assert mpl.png() != before  # the last frame carries the badge
+    assert mpl.renderer._badge is not None and "closed" in mpl.renderer._badge.get_text()
+
+
+def test_plots_label_the_y_axis_with_the_fields(server: Server) -> None:
+    c = ticker(server, rate=1)
+    mpl = c.plot("price", by="symbol")
+    canvas = c.plot("price", "t", backend="canvas")
+    assert mpl.renderer.ax.get_ylabel() == "price"
+    assert canvas.y_label == "price, t"
+
+
+def test_mpl_x_axis_follows_a_window_that_has_not_filled(server: Server) -> None:
+    c = ticker(server, rate=50)
+    p = c.plot("price", window=600)
+    wait_for(lambda: p.series.points() >= 20)
+    wait_for(lambda: p.frames >= 3)
+    lo, hi = p.renderer.ax.get_xlim()
+    x_lo, x_hi, _, _ = p.series.bounds()  # type: ignore[misc]
+    # the axis spans about the data, not the empty ten minutes before it
+    assert (hi - lo) * 86400 < 4 * (x_hi - x_lo) + 5

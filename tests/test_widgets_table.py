@@ -151,3 +151,56 @@ def test_a_failing_filter_shows_in_the_table_not_in_a_cell(server: Server) -> No
     wait_for(lambda: t.error != "")
     assert t.error == "update failed: KeyError: 'no such thing'"
     assert t.running  # the flusher keeps going
+
+
+def test_a_subscribe_ack_does_not_change_the_columns(server: Server) -> None:
+    c = ticker(server, rate=20)
+    t = c.table(max_rows=1000)
+    wait_for(lambda: len(t.rows) >= 40)
+    before = list(t.columns)
+    assert before[:3] == ["t", "symbol", "price"]
+    c.send({"type": "subscribe", "symbols": ["TSLA", "NVDA"]})
+    wait_for(lambda: any(r["cells"].get("type") == "subscribed" for r in t.rows))
+    time.sleep(0.3)
+    assert t.columns == before  # its fields did not become columns
+    ack = next(r for r in t.rows if r["cells"].get("type") == "subscribed")
+    assert ack["dir"] == "in"  # they stay in the row, the front-end shows them as its data
+    assert set(ack["cells"]) - set(t.columns)
+
+
+def test_pinned_columns_come_first_and_stay(server: Server) -> None:
+    c = ticker(server, rate=100)
+    t = c.table(pin=["type"])
+    wait_for(lambda: len(t.rows) >= 5)
+    assert t.columns[0] == "type" and t.pinned == ["type"]
+    t.pin("price")  # what the front-end does when a header is clicked
+    wait_for(lambda: t.columns[0] == "price")
+    assert "type" not in t.columns and t.columns.count("price") == 1
+    with pytest.raises(ValueError):
+        t.pin("a..b")
+
+
+def test_numeric_and_time_columns_get_formats(server: Server) -> None:
+    c = ticker(server, rate=100)
+    t = c.table()
+    wait_for(lambda: len(t.rows) >= 5 and "price" in t.formats)
+    assert t.formats["t"] == {"time": "s"}  # epoch seconds show as times
+    assert "decimals" in t.formats["price"] and "symbol" not in t.formats
+    assert "." in t.rows[-1]["cells"]["t"]  # the row keeps the raw value
+
+
+def test_a_closed_connection_shows_a_badge(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    wait_for(lambda: len(t.rows) > 0)
+    assert t.ended == ""
+    c.close()
+    assert t.ended == "closed"  # set by close()'s own final update
+    assert "closed" in t.ended_detail
+
+
+def test_a_stopped_view_of_an_open_connection_has_no_badge(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    t.stop()
+    assert t.ended == "" and c.state == "open"

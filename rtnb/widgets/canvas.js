@@ -66,16 +66,39 @@ function numLabel(v, step) {
   return Math.abs(v) >= 1e6 ? v.toExponential(2) : v.toFixed(digits);
 }
 
+// Axis limits that fit [lo, hi] closely with a little headroom and change rarely:
+// the same rule as rtnb.series.autoscale (kept while the data fills 60% of them).
+const HEADROOM = 0.06;
+const MIN_FILL = 0.6;
+function autoscale(lo, hi, current) {
+  const span = hi - lo;
+  if (current && current[0] <= lo && hi <= current[1] && current[1] > current[0]
+      && span >= MIN_FILL * (current[1] - current[0])) return current;
+  if (span <= 0) {
+    const pad = Math.abs(lo) * 0.001 || 1;
+    return [lo - pad, hi + pad];
+  }
+  return [lo - HEADROOM * span, hi + HEADROOM * span];
+}
+
 function render({ model, el }) {
   const lines = [];
   let dirty = true;
   let frame = 0;
   let frames = 0;
+  let ylim = null;
+  let width = 0; // the plot's box width, from the ResizeObserver
+  // A long line is costly to draw: after a draw of d ms the next waits 4d, so drawing
+  // takes at most a fifth of the page's main thread whatever the points and the rate.
+  let nextDraw = 0;
+  let later = 0;
+  let inView = true;
 
   const root = document.createElement("div");
   root.className = "rtnb-canvas";
   root.innerHTML = `<div class="rtnb-canvas-head"><span class="rtnb-canvas-title"></span>
-    <span class="rtnb-canvas-legend"></span><span class="rtnb-canvas-info"></span></div>
+    <span class="rtnb-canvas-legend"></span><span class="rtnb-canvas-info"></span>
+    <span class="rtnb-canvas-ended"></span></div>
     <div class="rtnb-canvas-error"></div>`;
   const canvas = document.createElement("canvas");
   root.appendChild(canvas);
@@ -83,6 +106,7 @@ function render({ model, el }) {
   const titleEl = root.querySelector(".rtnb-canvas-title");
   const legendEl = root.querySelector(".rtnb-canvas-legend");
   const infoEl = root.querySelector(".rtnb-canvas-info");
+  const endedEl = root.querySelector(".rtnb-canvas-ended");
   const ctx = canvas.getContext("2d");
 
   function line(i) {
@@ -113,7 +137,11 @@ function render({ model, el }) {
 
   function schedule() {
     dirty = true;
-    if (!frame) frame = requestAnimationFrame(draw);
+    // nothing is drawn while the plot is out of sight or its tab hidden; it catches up after
+    if (frame || later || !inView || document.hidden) return;
+    const wait = nextDraw - performance.now();
+    if (wait > 0) later = setTimeout(() => ((later = 0), schedule()), wait);
+    else frame = requestAnimationFrame(draw);
   }
 
   function legend() {
@@ -131,6 +159,11 @@ function render({ model, el }) {
     });
     titleEl.textContent = model.get("title");
     root.querySelector(".rtnb-canvas-error").textContent = model.get("error") || "";
+    const ended = model.get("ended") || "";
+    endedEl.textContent = ended;
+    endedEl.style.display = ended ? "" : "none";
+    endedEl.classList.toggle("rtnb-failed", ended === "failed");
+    endedEl.title = model.get("ended_detail") || "";
   }
 
   function draw() {
@@ -141,7 +174,8 @@ function render({ model, el }) {
     const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
     root.style.maxWidth = `${model.get("plot_width") + 18}px`;
-    const cssW = Math.max(160, root.clientWidth - 18 || model.get("plot_width"));
+    // the width comes from the ResizeObserver: reading it here would force a layout
+    const cssW = Math.max(160, width > 18 ? Math.min(model.get("plot_width"), width - 18) : model.get("plot_width"));
     const cssH = model.get("plot_height");
     if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
       canvas.width = Math.round(cssW * dpr);
@@ -152,7 +186,7 @@ function render({ model, el }) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cssW, cssH);
     const isTime = model.get("x_is_time");
-    const left = 64, right = 12, top = 8, bottom = 24;
+    const left = 74, right = 12, top = 8, bottom = 24;
     const w = cssW - left - right, h = cssH - top - bottom;
 
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, total = 0;
@@ -175,17 +209,11 @@ function render({ model, el }) {
       ctx.fillText("waiting for data…", left + w / 2, top + h / 2);
       return;
     }
-    const secs = model.get("window_seconds");
-    if (isTime && secs > 0 && !(model.get("window_points") > 0)) x0 = Math.min(x0, x1 - secs);
+    // x follows the data (a window that has not filled yet is not squeezed to the
+    // right); y fits the data with a little headroom.
     if (x1 <= x0) x1 = x0 + 1;
-    if (y1 <= y0) {
-      const pad = Math.abs(y0) * 0.01 || 1;
-      y0 -= pad;
-      y1 += pad;
-    }
-    const ypad = (y1 - y0) * 0.06;
-    y0 -= ypad;
-    y1 += ypad;
+    ylim = autoscale(y0, y1, ylim);
+    [y0, y1] = ylim;
     const sx = w / (x1 - x0), sy = h / (y1 - y0);
     const X = (v) => left + (v - x0) * sx;
     const Y = (v) => top + h - (v - y0) * sy;
@@ -218,6 +246,16 @@ function render({ model, el }) {
       ctx.lineTo(px, top + h);
       ctx.stroke();
       ctx.fillText(isTime ? timeLabel(v, xstep) : numLabel(v, xstep), px, top + h + 6);
+    }
+    const yLabel = model.get("y_label");
+    if (yLabel) {
+      ctx.save();
+      ctx.translate(12, top + h / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillText(yLabel, 0, 0);
+      ctx.restore();
     }
     ctx.strokeStyle = "#8c959f";
     ctx.beginPath();
@@ -268,7 +306,9 @@ function render({ model, el }) {
     ctx.restore();
     canvas.dataset.frames = String(frames);
     canvas.dataset.points = String(total);
-    canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
+    const took = performance.now() - started;
+    canvas.dataset.drawMs = took.toFixed(2);
+    nextDraw = took > 4 ? performance.now() + 4 * took : 0;
   }
 
   const onTraits = () => {
@@ -284,19 +324,38 @@ function render({ model, el }) {
     "window_points",
     "x_is_time",
     "plot_height",
+    "y_label",
     "error",
+    "ended",
+    "ended_detail",
   ];
   for (const t of traits) model.on(`change:${t}`, onTraits);
   model.on("msg:custom", onCustom);
-  const resize = new ResizeObserver(() => schedule());
+  const resize = new ResizeObserver((entries) => {
+    const box = entries[entries.length - 1].borderBoxSize?.[0];
+    width = box ? box.inlineSize : entries[entries.length - 1].contentRect.width + 18;
+    schedule();
+  });
   resize.observe(root);
+  const seen = new IntersectionObserver((entries) => {
+    inView = entries[entries.length - 1].isIntersecting;
+    if (inView && dirty) schedule();
+  });
+  seen.observe(root);
+  const onVisibility = () => {
+    if (!document.hidden && dirty) schedule();
+  };
+  document.addEventListener("visibilitychange", onVisibility);
   legend();
   schedule();
   model.send({ type: "hello" });
 
   return () => {
     if (frame) cancelAnimationFrame(frame);
+    clearTimeout(later);
     resize.disconnect();
+    seen.disconnect();
+    document.removeEventListener("visibilitychange", onVisibility);
     model.off("msg:custom", onCustom);
     for (const t of traits) model.off(`change:${t}`, onTraits);
     root.remove();

@@ -25,7 +25,8 @@ import traitlets
 
 from ..reader import check_rate
 from ..runtime import get_runtime
-from ..series import Series, Window, decimate, parse_window, sticky_limits
+from ..series import Series, Window, autoscale, decimate, follow_limits, parse_window
+from ..source import FINAL_STATES
 from ._view import LiveView
 
 if TYPE_CHECKING:
@@ -110,7 +111,9 @@ class AggRenderer:
     than a full redraw of long lines.
     """
 
-    def __init__(self, width: int = 720, height: int = 320, title: str = "") -> None:
+    def __init__(
+        self, width: int = 720, height: int = 320, title: str = "", y_label: str = ""
+    ) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -119,10 +122,13 @@ class AggRenderer:
         self.canvas = FigureCanvasAgg(self.fig)
         self.ax = self.fig.add_subplot()
         self.title = title
+        self.y_label = y_label
+        self._badge: Any = None
         self._style()
         self.lines: list[Any] = []
         self._background: Any = None
         self._xlim: tuple[float, float] | None = None
+        self._x_secs: tuple[float, float] | None = None  # x limits in data units
         self._ylim: tuple[float, float] | None = None
         self._time_axis: bool | None = None
         self.full_draws = 0
@@ -137,7 +143,9 @@ class AggRenderer:
         for side in ("left", "bottom"):
             ax.spines[side].set_color("#8c959f")
         ax.tick_params(colors="#57606a", labelsize=8)
-        self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.84)
+        self.fig.subplots_adjust(left=0.1, right=0.98, bottom=0.13, top=0.84)
+        if self.y_label:
+            ax.set_ylabel(self.y_label, color="#57606a", fontsize=9)
         self._empty = ax.text(
             0.5,
             0.5,
@@ -148,7 +156,29 @@ class AggRenderer:
             color="#8c959f",
             fontsize=10,
         )
-        self.fig.suptitle(self.title, x=0.09, ha="left", fontsize=10, color="#1f2328")
+        self.fig.suptitle(self.title, x=0.1, ha="left", fontsize=10, color="#1f2328")
+
+    def set_badge(self, text: str) -> None:
+        """Show ``text`` (``"closed"``, ``"failed"``) in a badge at the top right; "" removes it."""
+        if self._badge is not None:
+            self._badge.remove()
+            self._badge = None
+        if text:
+            self._badge = self.fig.text(
+                0.98,
+                0.97,
+                f" {text} ",
+                ha="right",
+                va="top",
+                fontsize=9,
+                color="white",
+                bbox={
+                    "boxstyle": "round,pad=0.25",
+                    "facecolor": "#cf222e" if text == "failed" else "#57606a",
+                    "edgecolor": "none",
+                },
+            )
+        self._background = None  # the next frame is a full draw
 
     def _set_time_axis(self, is_time: bool) -> None:
         if self._time_axis == is_time:
@@ -199,12 +229,15 @@ class AggRenderer:
             line.set_data(xs * scale, ys)
         bounds = series.bounds()
         if bounds is not None:
+            # x follows the data (a window that has not filled yet is not squeezed
+            # against the right edge); y fits the data with a little headroom.
             x_lo, x_hi, y_lo, y_hi = bounds
-            secs = series.window.seconds
-            if series.x_is_time and secs is not None and series.window.points is None:
-                x_lo = min(x_lo, x_hi - secs)
-            xlim = sticky_limits(x_lo * scale, x_hi * scale, self._xlim, margin=0.03)
-            ylim = sticky_limits(y_lo, y_hi, self._ylim, margin=0.08)
+            win = series.window
+            secs = win.seconds if series.x_is_time and win.points is None else None
+            xlim = follow_limits(x_lo, x_hi, self._x_secs, secs)
+            self._x_secs = xlim
+            xlim = (xlim[0] * scale, xlim[1] * scale)
+            ylim = autoscale(y_lo, y_hi, self._ylim)
             if xlim != self._xlim or ylim != self._ylim:
                 self._xlim, self._ylim = xlim, ylim
                 ax.set_xlim(*xlim)
@@ -251,7 +284,7 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
     ) -> None:
         self.series = series
         series.track_new = False  # this backend redraws whole lines: no deltas needed
-        self.renderer = AggRenderer(width, height, title)
+        self.renderer = AggRenderer(width, height, title, y_label=series.y_label())
         self._open(conn)
         series.add(self._take().messages)
         super().__init__(
@@ -266,6 +299,14 @@ class MplPlot(LiveView, ipywidgets.Image):  # type: ignore[misc]
 
     def _render(self, batch: Batch) -> None:
         if self.series.add(batch.messages):
+            self.value = self.renderer.render(self.series)
+            self.frames += 1
+
+    def _final_update(self) -> None:
+        super()._final_update()
+        state = self._source.state
+        if state in FINAL_STATES:  # the connection ended: say so on the last frame
+            self.renderer.set_badge(state)
             self.value = self.renderer.render(self.series)
             self.frames += 1
 
@@ -317,7 +358,10 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     x_is_time = traitlets.Bool(True).tag(sync=True)
     plot_width = traitlets.Int(720).tag(sync=True)
     plot_height = traitlets.Int(320).tag(sync=True)
+    y_label = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    ended = traitlets.Unicode("").tag(sync=True)
+    ended_detail = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -348,6 +392,7 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             x_is_time=series.x_is_time,
             plot_width=width,
             plot_height=height,
+            y_label=series.y_label(),
         )
         series.new_lines = False
         self.on_msg(self._on_front_end_msg)
@@ -363,6 +408,14 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             self.labels = s.labels()
             self.colours = s.colours()
         self._send_points("points", s.take_new(), self.batch_points)
+
+    def _final_update(self) -> None:
+        super()._final_update()
+        state = self._source.state
+        if state in FINAL_STATES:  # the connection ended: a badge says so
+            describe = getattr(self._source, "describe_state", None)
+            self.ended_detail = describe() if callable(describe) else state
+            self.ended = state
 
     def _send_points(
         self, kind: str, parts: Sequence[tuple[int, np.ndarray, np.ndarray]], cap: int
@@ -394,7 +447,10 @@ class CanvasPlot(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         import base64
 
         if self._fallback_renderer is None:
-            self._fallback_renderer = AggRenderer(*self._size, title=self.title)
+            self._fallback_renderer = AggRenderer(
+                *self._size, title=self.title, y_label=self.series.y_label()
+            )
+        self._fallback_renderer.set_badge(self.ended)
         png = self._fallback_renderer.render(self.series)
         return {"text/plain": repr(self), "image/png": base64.b64encode(png).decode("ascii")}
 

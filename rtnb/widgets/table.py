@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from ..fields import parse_path
 from ..reader import check_rate
 from ..rows import TableRows, pretty_payload, rows_html
 from ..runtime import get_runtime
+from ..source import FINAL_STATES
 from ._view import LiveView
 
 if TYPE_CHECKING:
@@ -40,7 +42,8 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     Args:
         conn: the connection to show.
         columns: field paths to show (``["symbol", "bid.size"]``); by default the
-            JSON payloads are flattened and columns appear as fields are seen.
+            JSON payloads are flattened and the columns are the fields most recent
+            messages have (an odd message's other fields show in its ``data`` cell).
         max_rows: how many rows to keep and show.
         newest_first: newest row on top (default) or at the bottom.
         filter: keep only matching messages: ``"symbol=AAPL"``, ``"symbol~AA"``,
@@ -48,8 +51,12 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         rate: updates per second at most (default 10).
         height: the table's height in pixels (it scrolls inside).
         sent: also show sent messages (default ``True``).
+        pin: columns to show first, always (click a column's header to pin or unpin it).
 
-    Click a row to see its whole payload, pretty-printed.
+    Click a row to see its whole payload, pretty-printed. Numeric columns are
+    right-aligned with one number of decimals; epoch times show as times (the
+    payload keeps the raw value). When the connection ends, a ``closed`` or
+    ``failed`` badge shows.
 
     Example:
         >>> c.table(filter="symbol=AAPL", columns=["price"])   # doctest: +SKIP
@@ -69,6 +76,10 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     filter_text = traitlets.Unicode("").tag(sync=True)
     info = traitlets.Dict().tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    formats = traitlets.Dict().tag(sync=True)
+    pinned = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    ended = traitlets.Unicode("").tag(sync=True)
+    ended_detail = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -81,9 +92,10 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         rate: float = 10.0,
         height: int = 320,
         sent: bool = True,
+        pin: Iterable[str] = (),
     ) -> None:
         check_rate(rate)
-        model = TableRows(max_rows=max_rows, columns=columns, filter=filter)
+        model = TableRows(max_rows=max_rows, columns=columns, filter=filter, pinned=pin)
         if not isinstance(height, int) or isinstance(height, bool) or height < 60:
             raise ValueError(f"height must be at least 60 pixels, not {height!r}")
         self._model = model
@@ -101,10 +113,13 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             height=height,
             filter_text=_describe_filter(filter),
             info=self._info(),
+            formats=model.formats(),
+            pinned=model.pinned,
         )
         self._last_info_sent = self._info()  # the front-end got it with the widget
         self.on_msg(self._on_front_end_msg)
         self.observe(self._on_paused, names="paused")
+        self.observe(self._on_pinned, names="pinned")
         self._start_view(rate)
 
     # --- flushing (runtime loop) -------------------------------------------------------
@@ -123,10 +138,9 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
 
     def _render(self, batch: Batch) -> None:
         model = self._model
-        cols_before, meta_before = len(model.columns), len(self._meta_seen)
+        meta_before = len(self._meta_seen)
         new = self._add(batch)
-        if len(model.columns) != cols_before:
-            self.columns = list(model.columns)
+        self._sync_columns()
         if len(self._meta_seen) != meta_before:
             self.meta = [k for k in _META if k in self._meta_seen]
         info = self._info()
@@ -134,6 +148,22 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         if new or info != self._last_info_sent:
             self._last_info_sent = info
             self.send({"type": "rows", "rows": new, "info": info})
+
+    def _sync_columns(self) -> None:
+        model = self._model
+        if model.columns != self.columns:
+            self.columns = list(model.columns)
+        formats = model.formats()
+        if formats != self.formats:
+            self.formats = formats
+
+    def _final_update(self) -> None:
+        super()._final_update()
+        state = self._source.state
+        if state in FINAL_STATES:
+            describe = getattr(self._source, "describe_state", None)
+            self.ended_detail = describe() if callable(describe) else state
+            self.ended = state
 
     def _info(self) -> dict[str, Any]:
         m = self._model
@@ -174,6 +204,19 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         )
         self.send({"type": "detail", "seq": seq, "text": text})
 
+    def _on_pinned(self, change: Any) -> None:
+        wanted = [str(c) for c in change["new"]]
+
+        def apply() -> None:
+            try:
+                self._model.pin(wanted)
+            except ValueError as exc:
+                self.error = f"cannot pin: {exc}"[:300]
+                return
+            self._sync_columns()
+
+        get_runtime().call_soon(apply)
+
     def _on_paused(self, change: Any) -> None:
         if not change["new"] and self._flusher is not None:
             self._flusher.poke()
@@ -187,6 +230,16 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     def resume(self) -> None:
         """Show new messages again, starting from the newest."""
         self.paused = False
+
+    def pin(self, *columns: str) -> None:
+        """Show these columns first, always (replaces the pinned set; none unpins all).
+
+        Raises:
+            ValueError: for a bad field path.
+        """
+        for col in columns:
+            parse_path(col)
+        self.pinned = list(columns)
 
     def clear(self) -> None:
         """Empty the table (the connection's log is not touched)."""
@@ -204,7 +257,7 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         rows = self._model.snapshot()
         return {
             "text/plain": repr(self),
-            "text/html": rows_html(list(self._model.columns), rows),
+            "text/html": rows_html(list(self._model.columns), rows, formats=self._model.formats()),
         }
 
     def __repr__(self) -> str:
