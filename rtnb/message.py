@@ -33,11 +33,12 @@ from .fields import flatten
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Cursor", "Direction", "Message", "MessageLog"]
+__all__ = ["Cursor", "Direction", "Message", "MessageLog", "payload_size"]
 
 Direction = Literal["in", "out"]
 
 _UNPARSED: Any = object()
+_new = object.__new__
 _JSON_START = frozenset('{["-0123456789tfn')
 _JSON_START_BYTES = frozenset(b'{["-0123456789tfn')
 _WS = " \t\r\n"
@@ -82,6 +83,34 @@ class Message:
         self._json: Any = _UNPARSED
 
     @classmethod
+    def received(
+        cls,
+        data: str | bytes,
+        ts: float,
+        event: str | None = None,
+        id: str | None = None,
+        channel: str | None = None,
+        topic: str | None = None,
+    ) -> Message:
+        """Build a received message on the ingest path (``seq`` is assigned by the log).
+
+        The same message as ``Message(data, ts=ts, event=event, ...)`` at a third
+        of the cost: positional arguments and plain slot stores, once per message
+        at 100k+ messages/s.
+        """
+        msg = _new(cls)
+        msg.data = data
+        msg.seq = -1
+        msg.ts = ts
+        msg.direction = "in"
+        msg.event = event
+        msg.id = id
+        msg.channel = channel
+        msg.topic = topic
+        msg._json = _UNPARSED
+        return msg
+
+    @classmethod
     def incoming(cls, data: str | bytes, **kw: Any) -> Message:
         """Build a received message (``seq`` is assigned by the log)."""
         return cls(data, **kw)
@@ -102,10 +131,7 @@ class Message:
     @property
     def size(self) -> int:
         """Payload size in bytes (UTF-8 length for text)."""
-        data = self.data
-        if isinstance(data, str):
-            return len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
-        return len(data)
+        return payload_size(self.data)
 
     @property
     def json(self) -> Any:
@@ -156,6 +182,18 @@ class Message:
             f" {k}={v!r}" for k, v in (("event", self.event), ("id", self.id)) if v is not None
         )
         return f"<Message #{self.seq} {self.direction} {kind}[{self.size}]{extra} {preview!r}>"
+
+
+def payload_size(data: str | bytes) -> int:
+    """Bytes of a payload: its length, UTF-8 length for text.
+
+    >>> payload_size("h\u00e9"), payload_size(b"ab")
+    (3, 2)
+    """
+    if data.__class__ is str:
+        text: str = data
+        return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return len(data)
 
 
 def _strip(data: str | bytes) -> str:

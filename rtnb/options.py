@@ -260,6 +260,14 @@ class WSOptions(_WebSocketHandshake):
     max_size: int | None = field(default=2**24, metadata=doc("largest message, in bytes (16 MiB)"))
     proxy: str | bool | None = field(default=True, metadata=doc("URL; True: the environment's"))
     user_agent: str | None = field(default=None, metadata=doc("the User-Agent header"))
+    engine: str = field(
+        default="auto",
+        metadata=doc(
+            "client library: websockets, picows (pip install 'rtnb[fast]', no compression "
+            "or env proxies) or auto (picows when installed and the options allow it)",
+            Flag(("--engine",), choices=("auto", "websockets", "picows")),
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedOK,
@@ -18,7 +19,10 @@ from websockets.exceptions import (
     InvalidURI,
     NegotiationError,
     PayloadTooBig,
+    TooManyFragments,
 )
+from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
+from websockets.protocol import Event
 from websockets.typing import Subprotocol
 
 from ..errors import ConnectError, ProtocolError
@@ -28,6 +32,9 @@ from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 
 __all__ = ["WebSocketTransport"]
+
+#: Frames kept between the handshake and serve() before reading pauses.
+_EARLY_FRAMES = 64
 
 #: Close codes (RFC 6455 section 7.4.1) worth naming in a message.
 CLOSE_CODES = {
@@ -46,18 +53,103 @@ CLOSE_CODES = {
 
 
 class _ClientConnection(ClientConnection):
-    """websockets' client connection, cut on time once it has failed on received data.
+    """websockets' client connection, taking messages straight into rtnb, cut on time.
 
-    When incoming data fails the connection (a message over ``max_size``, a
-    protocol error), websockets sends the close frame and sets a deadline
-    (``close_timeout``) for the server to close TCP, but enforces it only on the
-    next send, close or keepalive ping. Against a server that then neither answers
-    nor closes, ``recv()`` sat waiting with the connection "open" for up to
-    ``ping_interval`` (12-20 s measured). RFC 6455 7.1.1 lets the client close TCP
-    itself when the server does not; this does it at the deadline.
+    Messages: websockets queues each data frame in an assembler that ``recv()``
+    then awaits, one future and a few generator steps per message. Here each
+    frame goes from ``process_event`` (called as the bytes are parsed) straight
+    to rtnb's ingest, with the same checks ``recv()`` makes: fragments joined
+    (at most websockets' ``MAX_FRAGMENTS``), text decoded as UTF-8 or the
+    connection failed with 1007. Frames that arrive between the handshake and
+    :meth:`start_ingest` wait in order (reading pauses past ``max_queue``).
+
+    Closing: when incoming data fails the connection (a message over
+    ``max_size``, a protocol error), websockets sends the close frame and sets a
+    deadline (``close_timeout``) for the server to close TCP, but enforces it only
+    on the next send, close or keepalive ping. Against a server that then neither
+    answers nor closes, the connection sat "open" for up to ``ping_interval``
+    (12-20 s measured). RFC 6455 7.1.1 lets the client close TCP itself when the
+    server does not; this does it at the deadline.
     """
 
     _close_timer: asyncio.TimerHandle | None = None
+    _sink: Callable[[str | bytes], None] | None = None
+    _early: list[Frame] | None = None
+    _fragments: list[bytes] | None = None
+    _fragments_text = False
+    _failed = False
+
+    def start_ingest(self, sink: Callable[[str | bytes], None]) -> None:
+        """Hand every message from now on (and those already here) to ``sink``."""
+        early, self._early = self._early, None
+        self._sink = sink
+        for frame in early or ():
+            self._take(frame)
+        if early is not None and len(early) > _EARLY_FRAMES:
+            self.transport.resume_reading()
+
+    def process_event(self, event: Event) -> None:
+        if self.response is None or not isinstance(event, Frame):
+            super().process_event(event)  # the handshake response
+        elif self._sink is not None:
+            self._take(event)
+        elif event.opcode in DATA_OPCODES:
+            early = self._early = self._early or []
+            early.append(event)
+            if len(early) == _EARLY_FRAMES + 1:
+                self.transport.pause_reading()
+        else:
+            super().process_event(event)  # a pong: ping round trips
+
+    def _take(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.PONG:
+            self.acknowledge_pings(bytes(frame.data))
+            return
+        if self._failed or opcode not in DATA_OPCODES:
+            return
+        sink = self._sink
+        assert sink is not None
+        if frame.fin and self._fragments is None:
+            if opcode is Opcode.TEXT:
+                try:
+                    sink(str(frame.data, "utf-8"))
+                except UnicodeDecodeError as exc:
+                    self._fail(CloseCode.INVALID_DATA, exc, f"{exc.reason} at position {exc.start}")
+            else:
+                sink(bytes(frame.data))
+            return
+        if self._fragments is None:
+            self._fragments, self._fragments_text = [], opcode is Opcode.TEXT
+        parts = self._fragments
+        parts.append(bytes(frame.data))
+        if len(parts) > MAX_FRAGMENTS:
+            self._fail(
+                CloseCode.MESSAGE_TOO_BIG, TooManyFragments(MAX_FRAGMENTS), "too many fragments"
+            )
+        elif frame.fin:
+            self._fragments = None
+            data = b"".join(parts)
+            if not self._fragments_text:
+                sink(data)
+                return
+            try:
+                sink(data.decode())
+            except UnicodeDecodeError as exc:
+                self._fail(CloseCode.INVALID_DATA, exc, f"{exc.reason} at position {exc.start}")
+
+    def _fail(self, code: CloseCode, exc: Exception, reason: str) -> None:
+        """Fail the connection as ``recv()`` would have, from inside ``data_received``."""
+        self._failed = True
+        self._fragments = None
+        self.set_connection_exc(exc)
+        self.protocol.fail(code, reason)
+        try:
+            self.send_data()
+        except Exception as err:  # the same handling as data_received's own send
+            self.set_connection_exc(err)
+        if self.close_deadline is None and self.close_timeout is not None:
+            self.close_deadline = self.loop.time() + self.close_timeout
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -125,7 +217,7 @@ class WebSocketTransport(Transport):
                 options.get("verify", True), options.get("cafile")
             )
         self._max_size = self._connect_kwargs["max_size"]
-        self._ws: ClientConnection | None = None
+        self._ws: _ClientConnection | None = None
 
     async def open(self) -> None:
         try:
@@ -157,23 +249,22 @@ class WebSocketTransport(Transport):
             raise ConnectError(
                 f"server accepted none of the subprotocols {', '.join(offered)}", fatal=True
             )
+        assert isinstance(ws, _ClientConnection)
         self._ws = ws
 
     async def serve(self) -> str:
         ws = self._ws
         if ws is None:
             raise ProtocolError("serve() before open()")
-        ingest = self.ingest
-        try:
-            while True:
-                ingest(await ws.recv())
-        except ConnectionClosedOK as exc:
-            return _close_text(exc, self._max_size)
-        except ConnectionClosed as exc:
-            text = _close_text(exc, self._max_size)
-            if isinstance(exc.__cause__, PayloadTooBig) or "1009" in text:
-                raise ProtocolError(text) from exc
-            raise Closed(text) from exc
+        ws.start_ingest(self.ingest)
+        await asyncio.shield(ws.connection_lost_waiter)
+        exc = ws.close_exc
+        text = _close_text(exc, self._max_size)
+        if isinstance(exc, ConnectionClosedOK):
+            return text
+        if isinstance(exc.__cause__, PayloadTooBig) or "1009" in text:
+            raise ProtocolError(text) from exc
+        raise Closed(text) from exc
 
     async def send(self, data: str | bytes) -> int:
         ws = self._ws
