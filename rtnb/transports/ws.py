@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ from ..options import WSOptions
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["ENGINES", "WebSocketTransport", "choose_engine", "close_text"]
 
 #: Frames kept between the handshake and serve() before reading pauses.
 _EARLY_FRAMES = 64
@@ -187,6 +188,13 @@ class WebSocketTransport(Transport):
     kind: ClassVar[str] = "ws"
     options: ClassVar[frozenset[str]] = WSOptions.names()
 
+    def __new__(cls, url: str, ingest: Ingest, options: Mapping[str, Any]) -> WebSocketTransport:
+        if cls is WebSocketTransport and choose_engine(options) == "picows":
+            from .fastws import PicowsTransport
+
+            cls = PicowsTransport
+        return super().__new__(cls)
+
     def __init__(self, url: str, ingest: Ingest, options: Mapping[str, Any]) -> None:
         super().__init__(url, ingest, options)
         check_options(self.kind, options, self.options)
@@ -289,6 +297,42 @@ class WebSocketTransport(Transport):
         return {"ping_rtt": latency or None, "subprotocol": ws.subprotocol}
 
 
+#: What ``engine=`` accepts.
+ENGINES = ("auto", "websockets", "picows")
+
+
+def choose_engine(options: Mapping[str, Any]) -> str:
+    """The client library a ws connection with these options runs on.
+
+    ``"auto"`` (the default) picks picows when it is installed (``pip install
+    'rtnb[fast]'``) and the options need nothing it lacks, that is with
+    ``compression=None`` (picows has no permessage-deflate), and websockets
+    otherwise, so auto never changes what goes on the wire.
+
+    Raises:
+        ValueError: for an unknown engine, or ``engine="picows"`` with
+            ``compression="deflate"``.
+        ImportError: for ``engine="picows"`` when picows is not installed.
+    """
+    engine = str(options.get("engine", "auto"))
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, not {engine!r}")
+    if engine == "websockets":
+        return engine
+    installed = importlib.util.find_spec("picows") is not None
+    if engine == "picows":
+        if not installed:
+            raise ImportError("engine='picows' needs picows: pip install 'rtnb[fast]'")
+        if options.get("compression") is not None:
+            raise ValueError(
+                "engine='picows' has no permessage-deflate: pass compression=None, "
+                "or use engine='websockets' for compression"
+            )
+        return engine
+    compressed = options.get("compression", "deflate") is not None
+    return "picows" if installed and not compressed else "websockets"
+
+
 def _headers(value: Any) -> list[tuple[str, str]] | None:
     if value is None:
         return None
@@ -310,13 +354,29 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _close_text(exc: ConnectionClosed, max_size: int | None) -> str:
-    frame = exc.rcvd or exc.sent
+    rcvd = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else None
+    sent = (exc.sent.code, exc.sent.reason) if exc.sent is not None else None
+    return close_text(rcvd, sent, exc.rcvd_then_sent, max_size)
+
+
+def close_text(
+    rcvd: tuple[int, str] | None,
+    sent: tuple[int, str] | None,
+    rcvd_then_sent: bool | None,
+    max_size: int | None,
+) -> str:
+    """One line on how a WebSocket closed, from the close frames received and sent.
+
+    >>> close_text((1000, "done"), (1000, "done"), True, None)
+    'closed by server: code 1000 (normal closure): done'
+    """
+    frame = rcvd or sent
     if frame is None:
         return "connection lost without a close frame (code 1006)"
-    code = frame.code
-    reason = frame.reason
-    who = "server" if exc.rcvd is not None and exc.rcvd_then_sent is not False else "client"
-    if code == 1009 and exc.sent is not None and exc.sent.code == 1009:
+    code, reason = frame
+    who = "server" if rcvd is not None and rcvd_then_sent is not False else "client"
+    refused = sent is not None and sent[0] == 1009
+    if refused and (code == 1009 or rcvd_then_sent is False):  # we sent 1009 (first)
         return f"message over max_size={max_size} bytes refused (code 1009)"
     text = f"closed by {who}: code {code} ({CLOSE_CODES.get(code, 'other')})"
     return f"{text}: {reason}" if reason else text
