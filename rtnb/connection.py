@@ -54,7 +54,6 @@ from .viewable import Viewable
 __all__ = ["Connection", "State"]
 
 log = logging.getLogger("rtnb")
-_now = time.time
 
 _LOOP_BLOCK = (
     "{} would block the rtnb loop thread it is called from (in a callback); "
@@ -103,8 +102,8 @@ class Connection(Viewable, Verbs):
         self.options = dict(options)
         self._counters = Counters()
         self._transport: Transport = cls(url, self._ingest, options)
-        if self.send_on_open and not self._transport.can_send:
-            # it would fail after every open and reconnect for ever
+        self._transport.ingest_many = self._ingest_many
+        if self.send_on_open and not self._transport.can_send:  # it would fail on every open
             raise SendNotSupported(f"send_on_open cannot be used: {cls.send_refusal}")
         self._lifecycle = Lifecycle(
             self._transport.reconnect_by_default if reconnect is None else reconnect,
@@ -411,17 +410,25 @@ class Connection(Viewable, Verbs):
         channel: str | None = None,
         topic: str | None = None,
     ) -> None:
-        # Once per message at up to a million a second: no keyword parsing, one call each.
-        now = _now()
+        now = time.time()  # once per message, at up to a million a second: one call each
         msg = self.log.append(Message.received(data, now, event, id, channel, topic))
         self._counters.count_in(now, payload_size(data))
+        for fn in self._listeners:
+            try:
+                fn(msg)
+            except Exception as exc:
+                self._record_error(exc)
+                log.exception("rtnb %s: on_message callback failed", self.name)
+
+    def _ingest_many(self, items: list[str | bytes], nbytes: int) -> None:
+        """Ingest plain messages that came in one read (``nbytes`` in all): one stamp, one count."""
         if self._listeners:
-            for fn in self._listeners:
-                try:
-                    fn(msg)
-                except Exception as exc:
-                    self._record_error(exc)
-                    log.exception("rtnb %s: on_message callback failed", self.name)
+            for data in items:
+                self._ingest(data)
+        else:
+            now = time.time()
+            self.log.extend_received(items, now)
+            self._counters.count_in(now, nbytes, len(items))
 
     def recv(self, timeout: float | None = None) -> Message:
         """The next received message not yet returned by ``recv``.

@@ -254,6 +254,31 @@ class MessageLog:
             self._wake()
         return msg
 
+    def extend_received(self, items: list[str | bytes], ts: float) -> None:
+        """Append a received message for each payload in ``items``, all stamped ``ts``.
+
+        The ingest path's batch (what one socket read brought): the same
+        messages as ``append(Message.received(data, ts))`` for each, with the
+        call overhead paid once. Each message is stored as ``append`` stores
+        it (``seq``, then ``next_seq``, then the deque), so readers on other
+        threads see the same states.
+        """
+        store = self._items.append
+        seq = self._next_seq
+        for data in items:
+            msg = _new(Message)
+            msg.data = data
+            msg.seq = seq
+            msg.ts = ts
+            msg.direction = "in"
+            msg.event = msg.id = msg.channel = msg.topic = None
+            msg._json = _UNPARSED
+            seq += 1
+            self._next_seq = seq
+            store(msg)
+        if self._wakeups:
+            self._wake()
+
     def _wake(self) -> None:
         with self._lock:
             wakeups, self._wakeups = self._wakeups, []

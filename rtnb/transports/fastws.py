@@ -53,12 +53,22 @@ _PONG = WSMsgType.PONG
 
 
 class _Listener(WSListener):
-    """picows' per-connection callbacks: messages to the sink, pongs timed, close echoed."""
+    """picows' per-connection callbacks: messages to the log in batches, pongs, the close.
+
+    A plain frame (final, text or binary, no reserved bit, within ``max_size``)
+    takes the short path: its payload joins the batch, handed to the sink when
+    picows marks the last frame of the bytes it parsed (``last_in_buffer``),
+    so one socket read costs one timestamp and one counter update. Everything
+    else flushes the batch first, so order is kept.
+    """
 
     def __init__(self, max_size: int | None) -> None:
         super().__init__()
-        self.max_size = max_size
-        self.sink: Callable[[str | bytes], None] | None = None
+        self.limit = max_size if max_size is not None else sys.maxsize
+        self.sink: Callable[[list[str | bytes], int], None] | None = None
+        self.ready = False  # a sink is set, no fragments pending, not failed
+        self.batch: list[str | bytes] = []
+        self.nbytes = 0
         self.early: list[tuple[bool, bytes]] = []
         self.parts: list[bytes] | None = None
         self.parts_text = False
@@ -71,95 +81,119 @@ class _Listener(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
 
-    def start(self, sink: Callable[[str | bytes], None]) -> None:
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.flush()
+
+    def start(self, sink: Callable[[list[str | bytes], int], None]) -> None:
         """Hand every message from now on (and those already here) to ``sink``."""
+        self.sink = sink
         early, self.early = self.early, []
         for is_text, payload in early:
-            if not self._deliver(sink, is_text, payload):
-                return
-        self.sink = sink
+            if not self._add(is_text, payload):
+                break
+        self.flush()
+        self.ready = not self.failed and self.parts is None
         if len(early) > _EARLY_FRAMES and self.transport is not None:
             self.transport.underlying_transport.resume_reading()
 
+    def flush(self) -> None:
+        """Hand the batch to the sink."""
+        if self.batch and self.sink is not None:
+            items, self.batch = self.batch, []
+            nbytes, self.nbytes = self.nbytes, 0
+            self.sink(items, nbytes)
+
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         msg_type = frame.msg_type
-        sink = self.sink
-        if self.failed and msg_type is not _CLOSE:
+        size = frame.payload_size
+        if (
+            (msg_type is _TEXT or msg_type is _BINARY)
+            and self.ready
+            and frame.fin
+            and size <= self.limit
+            and not (frame.rsv1 or frame.rsv2 or frame.rsv3)
+        ):
+            if msg_type is _TEXT:
+                try:
+                    self.batch.append(frame.get_payload_as_utf8_text())
+                except UnicodeDecodeError as exc:
+                    self._fail(WSCloseCode.INVALID_TEXT, f"{exc.reason} at position {exc.start}")
+                    return
+            else:
+                self.batch.append(frame.get_payload_as_bytes())
+            self.nbytes += size
+            if frame.last_in_buffer:
+                self.flush()
             return
-        max_size = self.max_size
-        if max_size is not None and frame.payload_size > max_size and msg_type is not _CLOSE:
-            # picows refuses it too, but may still deliver the frame it refused
-            self._fail(WSCloseCode.MESSAGE_TOO_BIG, f"over size limit ({max_size} bytes)")
+        self.flush()
+        if msg_type is _CLOSE:
+            self._close(transport, frame)
+        elif self.failed:
+            return
+        elif size > self.limit:  # picows refuses it too, but may deliver it all the same
+            self._fail(WSCloseCode.MESSAGE_TOO_BIG, f"over size limit ({self.limit} bytes)")
         elif frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was negotiated
             self._fail(WSCloseCode.PROTOCOL_ERROR, "reserved bits must be 0")
-        elif msg_type is _TEXT and frame.fin and sink is not None and self.parts is None:
-            try:
-                sink(frame.get_payload_as_utf8_text())
-            except UnicodeDecodeError as exc:
-                self._fail(WSCloseCode.INVALID_TEXT, f"{exc.reason} at position {exc.start}")
-        elif msg_type is _BINARY and frame.fin and sink is not None and self.parts is None:
-            sink(frame.get_payload_as_bytes())
         elif msg_type is _TEXT or msg_type is _BINARY or msg_type is _CONTINUATION:
             self._fragment(msg_type, frame)
-        elif msg_type is _PONG:
-            if self.pong is not None and not self.pong.done():
-                self.pong.set_result(None)
-        elif msg_type is _CLOSE:
-            if not transport.is_close_frame_sent:  # echo the code (RFC 6455 5.5.1)
-                code = frame.get_close_code()
-                if code == WSCloseCode.NO_INFO:
-                    transport.send_close(WSCloseCode.OK)
-                elif _valid_close_code(int(code.value)):
-                    transport.send_close(code)
-                else:
-                    self.failed = True
-                    reason = f"invalid close code {code.value}".encode()
-                    transport.send_close(WSCloseCode.PROTOCOL_ERROR, reason)
-            transport.disconnect()
+        elif msg_type is _PONG and self.pong is not None and not self.pong.done():
+            self.pong.set_result(None)
+
+    def _close(self, transport: WSTransport, frame: WSFrame) -> None:
+        if not transport.is_close_frame_sent:  # echo the code (RFC 6455 5.5.1)
+            code = frame.get_close_code()
+            if code == WSCloseCode.NO_INFO:
+                transport.send_close(WSCloseCode.OK)
+            elif _valid_close_code(int(code.value)):
+                transport.send_close(code)
+            else:
+                self.failed, self.ready = True, False
+                reason = f"invalid close code {code.value}".encode()
+                transport.send_close(WSCloseCode.PROTOCOL_ERROR, reason)
+        transport.disconnect()
 
     def _fragment(self, msg_type: WSMsgType, frame: WSFrame) -> None:
-        if self.failed:
-            return
         if msg_type is not _CONTINUATION:
             if self.parts is not None:
                 self._fail(WSCloseCode.PROTOCOL_ERROR, "expected a continuation frame")
                 return
             self.parts, self.parts_text, self.parts_size = [], msg_type is _TEXT, 0
+            self.ready = False
         elif self.parts is None:
             self._fail(WSCloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
             return
         self.parts.append(frame.get_payload_as_bytes())
         self.parts_size += frame.payload_size
-        if self.max_size is not None and self.parts_size > self.max_size:
-            self._fail(WSCloseCode.MESSAGE_TOO_BIG, f"over size limit ({self.max_size} bytes)")
+        if self.parts_size > self.limit:
+            self._fail(WSCloseCode.MESSAGE_TOO_BIG, f"over size limit ({self.limit} bytes)")
             return
         if frame.fin:
             payload, self.parts = b"".join(self.parts), None
             if self.sink is None:
                 self._keep(self.parts_text, payload)
-            else:
-                self._deliver(self.sink, self.parts_text, payload)
+            elif self._add(self.parts_text, payload):
+                self.flush()
+                self.ready = True
 
     def _keep(self, is_text: bool, payload: bytes) -> None:
         self.early.append((is_text, payload))
         if len(self.early) == _EARLY_FRAMES + 1 and self.transport is not None:
             self.transport.underlying_transport.pause_reading()
 
-    def _deliver(self, sink: Callable[[str | bytes], None], is_text: bool, data: bytes) -> bool:
-        if not is_text:
-            sink(data)
-            return True
+    def _add(self, is_text: bool, data: bytes) -> bool:
+        """Add a whole message to the batch; False when its text is not UTF-8 (then failed)."""
         try:
-            sink(data.decode())
+            self.batch.append(data.decode() if is_text else data)
         except UnicodeDecodeError as exc:
             self._fail(WSCloseCode.INVALID_TEXT, f"{exc.reason} at position {exc.start}")
             return False
+        self.nbytes += len(data)
         return True
 
     def _fail(self, code: WSCloseCode, reason: str) -> None:
         """Fail the connection (RFC 6455 7.1.7): send a close frame with ``code``, hang up."""
-        self.failed = True
-        self.parts = None
+        self.flush()  # what came before the fault was fine
+        self.failed, self.ready, self.parts = True, False, None
         transport = self.transport
         if transport is not None:
             if not transport.is_close_frame_sent:
@@ -278,7 +312,7 @@ class PicowsTransport(WebSocketTransport):
         transport, listener = self._picows, self._listener
         if transport is None or listener is None:
             raise ProtocolError("serve() before open()")
-        listener.start(self.ingest)
+        listener.start(self.ingest_many)
         pinger = None
         if self._ping_interval is not None:
             pinger = asyncio.create_task(

@@ -74,20 +74,29 @@ class _ClientConnection(ClientConnection):
     """
 
     _close_timer: asyncio.TimerHandle | None = None
-    _sink: Callable[[str | bytes], None] | None = None
+    _sink: Callable[[list[str | bytes], int], None] | None = None
     _early: list[Frame] | None = None
     _fragments: list[bytes] | None = None
     _fragments_text = False
     _failed = False
 
-    def start_ingest(self, sink: Callable[[str | bytes], None]) -> None:
+    def start_ingest(self, sink: Callable[[list[str | bytes], int], None]) -> None:
         """Hand every message from now on (and those already here) to ``sink``."""
         early, self._early = self._early, None
         self._sink = sink
+        self._batch: list[str | bytes] = []
+        self._nbytes = 0
         for frame in early or ():
             self._take(frame)
+        self._flush()
         if early is not None and len(early) > _EARLY_FRAMES:
             self.transport.resume_reading()
+
+    def _flush(self) -> None:
+        if self._sink is not None and self._batch:  # no batch before start_ingest
+            items, self._batch = self._batch, []
+            nbytes, self._nbytes = self._nbytes, 0
+            self._sink(items, nbytes)
 
     def process_event(self, event: Event) -> None:
         if self.response is None or not isinstance(event, Frame):
@@ -103,44 +112,44 @@ class _ClientConnection(ClientConnection):
             super().process_event(event)  # a pong: ping round trips
 
     def _take(self, frame: Frame) -> None:
+        """Add a data frame's message to the batch (handed over once the read is parsed)."""
         opcode = frame.opcode
         if opcode is Opcode.PONG:
             self.acknowledge_pings(bytes(frame.data))
             return
         if self._failed or opcode not in DATA_OPCODES:
             return
-        sink = self._sink
-        assert sink is not None
         if frame.fin and self._fragments is None:
             if opcode is Opcode.TEXT:
                 try:
-                    sink(str(frame.data, "utf-8"))
+                    self._batch.append(str(frame.data, "utf-8"))
                 except UnicodeDecodeError as exc:
                     self._fail(CloseCode.INVALID_DATA, exc, f"{exc.reason} at position {exc.start}")
+                    return
             else:
-                sink(bytes(frame.data))
+                self._batch.append(bytes(frame.data))
+            self._nbytes += len(frame.data)
             return
         if self._fragments is None:
             self._fragments, self._fragments_text = [], opcode is Opcode.TEXT
         parts = self._fragments
         parts.append(bytes(frame.data))
         if len(parts) > MAX_FRAGMENTS:
-            self._fail(
-                CloseCode.MESSAGE_TOO_BIG, TooManyFragments(MAX_FRAGMENTS), "too many fragments"
-            )
+            too_many = TooManyFragments(MAX_FRAGMENTS)
+            self._fail(CloseCode.MESSAGE_TOO_BIG, too_many, "too many fragments")
         elif frame.fin:
             self._fragments = None
             data = b"".join(parts)
-            if not self._fragments_text:
-                sink(data)
-                return
             try:
-                sink(data.decode())
+                self._batch.append(data.decode() if self._fragments_text else data)
             except UnicodeDecodeError as exc:
                 self._fail(CloseCode.INVALID_DATA, exc, f"{exc.reason} at position {exc.start}")
+                return
+            self._nbytes += len(data)
 
     def _fail(self, code: CloseCode, exc: Exception, reason: str) -> None:
         """Fail the connection as ``recv()`` would have, from inside ``data_received``."""
+        self._flush()  # what came before the fault was fine
         self._failed = True
         self._fragments = None
         self.set_connection_exc(exc)
@@ -153,7 +162,8 @@ class _ClientConnection(ClientConnection):
             self.close_deadline = self.loop.time() + self.close_timeout
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # each frame parsed goes through process_event
+        self._flush()
         deadline = self.close_deadline
         if deadline is not None and self._close_timer is None:
             self._close_timer = self.loop.call_at(deadline, self._close_overdue)
@@ -164,6 +174,7 @@ class _ClientConnection(ClientConnection):
             self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._flush()
         if self._close_timer is not None:
             self._close_timer.cancel()
         super().connection_lost(exc)
@@ -264,7 +275,7 @@ class WebSocketTransport(Transport):
         ws = self._ws
         if ws is None:
             raise ProtocolError("serve() before open()")
-        ws.start_ingest(self.ingest)
+        ws.start_ingest(self.ingest_many)
         await asyncio.shield(ws.connection_lost_waiter)
         exc = ws.close_exc
         text = _close_text(exc, self._max_size)
