@@ -16,8 +16,9 @@ size of rtnb's default log). Clients, alternating within each run:
 WebSocket streams come from benchmarks/blaster.py (a separate process writing
 pre-encoded ~60-byte and ~4 KB JSON text frames in bulk: unlike the Node
 blaster it outruns every client here); SSE from an ``rtnb serve`` process
-replaying a finite ticker from its history. Rates are messages/s, medians of the runs; ratios are the median of
-each run's ratio (the two loops ran back to back in that run).
+replaying a finite ticker from its history. Rates are messages/s, medians
+of the runs; ratios are the median of each run's ratio (the two loops ran
+back to back in that run).
 
     python -m benchmarks.bench_ingest_limit            # ~2 minutes
     python -m benchmarks.bench_ingest_limit --quick    # a smoke run
