@@ -209,11 +209,14 @@ def main() -> None:
     runs = 1 if args.quick else args.runs
     rows = []
     loads = [load()]
+    from rtnb.options import WSOptions
+
+    engines = "engine" in WSOptions.names()  # False for an rtnb from before the option
     ws_clients: dict[str, Callable[[str, int], float]] = {
         "websockets": _bare(bare_websockets),
-        "rtnb ws": _rtnb("ws", compression=None, engine="websockets"),
+        "rtnb ws": _rtnb("ws", compression=None, **({"engine": "websockets"} if engines else {})),
     }
-    if picows is not None:
+    if picows is not None and engines:
         ws_clients["picows"] = _bare(bare_picows)
         ws_clients["rtnb ws fast"] = _rtnb("ws", compression=None, engine="picows")
     if args.only in (None, "ws"):
