@@ -190,9 +190,8 @@ def payload_size(data: str | bytes) -> int:
     >>> payload_size("h\u00e9"), payload_size(b"ab")
     (3, 2)
     """
-    if data.__class__ is str:
-        text: str = data
-        return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if isinstance(data, str):
+        return len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
     return len(data)
 
 

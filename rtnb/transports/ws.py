@@ -62,7 +62,8 @@ class _ClientConnection(ClientConnection):
     to rtnb's ingest, with the same checks ``recv()`` makes: fragments joined
     (at most websockets' ``MAX_FRAGMENTS``), text decoded as UTF-8 or the
     connection failed with 1007. Frames that arrive between the handshake and
-    :meth:`start_ingest` wait in order (reading pauses past ``max_queue``).
+    :meth:`start_ingest` wait in order (reading pauses past 64 of them). The
+    messages one socket read brought go to the connection as one batch.
 
     Closing: when incoming data fails the connection (a message over
     ``max_size``, a protocol error), websockets sends the close frame and sets a
@@ -194,6 +195,9 @@ class WebSocketTransport(Transport):
         origin: the ``Origin`` header to send.
         verify / cafile: TLS checking for ``wss://`` (see ``client_ssl_context``).
         proxy: an HTTP/SOCKS proxy URL, ``True`` (environment, the default) or ``None``.
+        engine: ``"auto"``, ``"websockets"`` or ``"picows"``: see :func:`choose_engine`;
+            building this class with picows chosen gives a
+            :class:`~rtnb.transports.fastws.PicowsTransport`.
     """
 
     kind: ClassVar[str] = "ws"
