@@ -263,8 +263,7 @@ class WSOptions(_WebSocketHandshake):
     engine: str = field(
         default="auto",
         metadata=doc(
-            "client library: websockets, picows (pip install 'rtnb[fast]', no compression "
-            "or env proxies) or auto (picows when installed and the options allow it)",
+            "websockets, picows (rtnb[fast]; no compression), auto: picows if compression=None",
             Flag(("--engine",), choices=("auto", "websockets", "picows")),
         ),
     )
