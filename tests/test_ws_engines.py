@@ -47,8 +47,11 @@ def test_engine_mistakes_are_one_clear_sentence() -> None:
 
 
 @needs_picows
-def test_the_chosen_engine_is_the_transport_class() -> None:
+def test_the_chosen_engine_is_the_transport_class(request: pytest.FixtureRequest) -> None:
     from rtnb.transports.fastws import PicowsTransport
+
+    if request.config.getoption("--ws-engine"):
+        pytest.skip("--ws-engine overrides what auto picks")
 
     fast = rtnb.connect("ws", "ws://127.0.0.1:1/", compression=None, reconnect=False)
     plain = rtnb.connect("ws", "ws://127.0.0.1:1/", reconnect=False)
