@@ -6,7 +6,8 @@ figure is the client's cost per message. Three clients:
 
 - raw: ``async for`` over ``websockets`` + ``json.loads`` per message (and the
   same loop with ``orjson.loads``, to separate the parser's share);
-- rtnb lazy: ``rtnb.connect("ws", ...)`` into the log, JSON left unparsed
+- rtnb lazy: ``rtnb.connect("ws", ...)`` into the log (on websockets, the
+  same library as the raw loop; bench_ingest_limit has the picows engine), JSON left unparsed
   (what ingest does by default: parsing happens when a view or you ask);
 - rtnb parsed: the same plus ``m.json`` read for every message on the loop
   (the same work as the raw loop).
@@ -47,7 +48,9 @@ async def raw_loop(url: str, n: int, loads: Callable[[str | bytes], object] = js
 
 def rtnb_run(url: str, n: int, parse: bool) -> float:
     """Seconds from the first to the last of ``n`` messages through rtnb."""
-    return rtnb_ingest_seconds("ws", url, n, parse, max_messages=10_000, compression=None)
+    return rtnb_ingest_seconds(
+        "ws", url, n, parse, max_messages=10_000, compression=None, engine="websockets"
+    )
 
 
 def main() -> None:

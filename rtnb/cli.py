@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .flags import add_connect_arguments, connect_options, parse_args, set_option_default
-from .options import port_type
+from .sendtext import port_type
 from .transports import kind_names, option_tables
 
 if TYPE_CHECKING:

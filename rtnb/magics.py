@@ -53,10 +53,9 @@ from .completion import complete, rt_matcher
 from .errors import RPCError, RTError, describe
 from .flags import add_connect_arguments, connect_options, parse_args
 from .listing import connection_listing
-from .options import check_json, parse_header, port_type
 from .record import recorders, start_recorder, stop_recorder
 from .registry import connect, connections, get_connection
-from .sendtext import parse_call_line
+from .sendtext import check_json, parse_call_line, parse_header, port_type
 from .transports import kind, kind_names, option_tables
 
 if TYPE_CHECKING:

@@ -33,16 +33,16 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import jsonfast
 from .errors import ConnectionClosed, MessagesMissed, RecvTimeout
-from .fields import flatten
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Batch", "Cursor", "Direction", "Message", "MessageLog"]
+__all__ = ["Batch", "Cursor", "Direction", "Message", "MessageLog", "payload_size"]
 
 Direction = Literal["in", "out"]
 
 _UNPARSED: Any = object()
+_new = object.__new__
 _JSON_START = frozenset('{["-0123456789tfn')
 _JSON_START_BYTES = frozenset(b'{["-0123456789tfn')
 _WS = " \t\r\n"
@@ -87,6 +87,34 @@ class Message:
         self._json: Any = _UNPARSED
 
     @classmethod
+    def received(
+        cls,
+        data: str | bytes,
+        ts: float,
+        event: str | None = None,
+        id: str | None = None,
+        channel: str | None = None,
+        topic: str | None = None,
+    ) -> Message:
+        """Build a received message on the ingest path (``seq`` is assigned by the log).
+
+        The same message as ``Message(data, ts=ts, event=event, ...)`` at a third
+        of the cost: positional arguments and plain slot stores, once per message
+        at 100k+ messages/s.
+        """
+        msg = _new(cls)
+        msg.data = data
+        msg.seq = -1
+        msg.ts = ts
+        msg.direction = "in"
+        msg.event = event
+        msg.id = id
+        msg.channel = channel
+        msg.topic = topic
+        msg._json = _UNPARSED
+        return msg
+
+    @classmethod
     def incoming(cls, data: str | bytes, **kw: Any) -> Message:
         """Build a received message (``seq`` is assigned by the log)."""
         return cls(data, **kw)
@@ -107,10 +135,7 @@ class Message:
     @property
     def size(self) -> int:
         """Payload size in bytes (UTF-8 length for text)."""
-        data = self.data
-        if isinstance(data, str):
-            return len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
-        return len(data)
+        return payload_size(self.data)
 
     @property
     def json(self) -> Any:
@@ -161,6 +186,17 @@ class Message:
             f" {k}={v!r}" for k, v in (("event", self.event), ("id", self.id)) if v is not None
         )
         return f"<Message #{self.seq} {self.direction} {kind}[{self.size}]{extra} {preview!r}>"
+
+
+def payload_size(data: str | bytes) -> int:
+    """Bytes of a payload: its length, UTF-8 length for text.
+
+    >>> payload_size("h\u00e9"), payload_size(b"ab")
+    (3, 2)
+    """
+    if isinstance(data, str):
+        return len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
+    return len(data)
 
 
 def _strip(data: str | bytes) -> str:
@@ -222,6 +258,31 @@ class MessageLog:
         if self._wakeups:
             self._wake()
         return msg
+
+    def extend_received(self, items: list[str | bytes], ts: float) -> None:
+        """Append a received message for each payload in ``items``, all stamped ``ts``.
+
+        The ingest path's batch (what one socket read brought): the same
+        messages as ``append(Message.received(data, ts))`` for each, with the
+        call overhead paid once. Each message is stored as ``append`` stores
+        it (``seq``, then ``next_seq``, then the deque), so readers on other
+        threads see the same states.
+        """
+        store = self._items.append
+        seq = self._next_seq
+        for data in items:
+            msg = _new(Message)
+            msg.data = data
+            msg.seq = seq
+            msg.ts = ts
+            msg.direction = "in"
+            msg.event = msg.id = msg.channel = msg.topic = None
+            msg._json = _UNPARSED
+            seq += 1
+            self._next_seq = seq
+            store(msg)
+        if self._wakeups:
+            self._wake()
 
     def _wake(self) -> None:
         with self._lock:
@@ -345,44 +406,10 @@ class MessageLog:
         return [m.to_record() for m in list(self._items)]
 
     def to_pandas(self, flatten_json: bool = True) -> pandas.DataFrame:
-        """A DataFrame, one row per stored message; JSON payloads flattened into columns.
+        """A DataFrame, one row per stored message (see :func:`rtnb.frames.to_dataframe`)."""
+        from .frames import to_dataframe
 
-        Columns: ``seq``, ``time`` (UTC datetime), ``direction``, ``event``, ``id``,
-        ``data`` (text payloads; binary shown as ``bytes``), ``topic`` when a
-        message has one (MQTT), then one column per
-        flattened JSON field (``price``, ``bid.size``, ...).
-
-        Raises:
-            ImportError: when pandas is not installed (``pip install 'rtnb[pandas]'``).
-        """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas() needs pandas: pip install 'rtnb[pandas]'") from exc
-        rows = []
-        for m in list(self._items):
-            row: dict[str, Any] = {
-                "seq": m.seq,
-                "time": m.ts,
-                "direction": m.direction,
-                "event": m.event,
-                "id": m.id,
-                "data": m.data,
-            }
-            if m.topic is not None:  # MQTT: a column only when some message has one
-                row["topic"] = m.topic
-            if flatten_json:
-                doc = m.json
-                if doc is not None:
-                    for key, value in flatten(doc).items():
-                        row.setdefault(key, value)
-            rows.append(row)
-        df = pd.DataFrame(rows)
-        if not df.empty:
-            df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
-        else:
-            df = pd.DataFrame(columns=["seq", "time", "direction", "event", "id", "data"])
-        return df
+        return to_dataframe(list(self._items), flatten_json)
 
 
 class Batch(NamedTuple):

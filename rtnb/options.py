@@ -23,18 +23,19 @@ and warn (:class:`FutureWarning`): see :func:`rtnb.flags.deprecated_flags`.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
+import importlib.util
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from .sendtext import looks_like_json
+from .sendtext import check_json, json_body, parse_header
 from .sse_format import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = [
+    "ENGINES",
     "CommonOptions",
     "Flag",
     "GraphQLOptions",
@@ -46,62 +47,11 @@ __all__ = [
     "SocketIOOptions",
     "WSOptions",
     "WebRTCOptions",
-    "check_json",
     "check_names",
     "check_options",
+    "choose_engine",
     "doc",
-    "parse_header",
-    "port_type",
 ]
-
-
-# --- values typed on a command line ---------------------------------------------------------
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """``'Authorization: Bearer x'`` -> ``('Authorization', 'Bearer x')``.
-
-    Raises:
-        ValueError: when there is no ``:`` or the name is empty or has blanks.
-    """
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise ValueError(f"a header is written 'Name: value', not {text!r}")
-    return name.strip(), value.strip()
-
-
-def check_json(text: str, what: str = "payload") -> str:
-    """Return ``text``; when it looks like JSON (starts with ``{`` or ``[``) it must parse.
-
-    The same rule as the panel's send box (:mod:`rtnb.sendtext`).
-
-    Raises:
-        ValueError: naming where the JSON is broken.
-    """
-    if looks_like_json(text):
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{what} looks like JSON but does not parse: {exc}") from None
-    return text
-
-
-def _json_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"--json-body is not valid JSON: {exc}") from None
-
-
-def port_type(text: str) -> int:
-    """An argparse type: a TCP port, 0-65535 (0 = any free one)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {port}")
-    return port
 
 
 # --- the tables -----------------------------------------------------------------------------
@@ -257,6 +207,51 @@ class WSOptions(_WebSocketHandshake):
     max_size: int | None = field(default=2**24, metadata=doc("largest message, in bytes (16 MiB)"))
     proxy: str | bool | None = field(default=True, metadata=doc("URL; True: the environment's"))
     user_agent: str | None = field(default=None, metadata=doc("the User-Agent header"))
+    engine: str = field(
+        default="auto",
+        metadata=doc(
+            "websockets, picows (rtnb[fast]; no compression), auto: picows if compression=None",
+            Flag(("--engine",), choices=("auto", "websockets", "picows")),
+        ),
+    )
+
+
+# --- the ws kind's engines ----------------------------------------------------------------
+
+#: What ``engine=`` accepts.
+ENGINES = ("auto", "websockets", "picows")
+
+
+def choose_engine(options: Mapping[str, Any]) -> str:
+    """The client library a ws connection with these options runs on.
+
+    ``"auto"`` (the default) picks picows when it is installed (``pip install
+    'rtnb[fast]'``) and the options need nothing it lacks, that is with
+    ``compression=None`` (picows has no permessage-deflate), and websockets
+    otherwise, so auto never changes what goes on the wire.
+
+    Raises:
+        ValueError: for an unknown engine, or ``engine="picows"`` with
+            ``compression="deflate"``.
+        ImportError: for ``engine="picows"`` when picows is not installed.
+    """
+    engine = str(options.get("engine", "auto"))
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, not {engine!r}")
+    if engine == "websockets":
+        return engine
+    installed = importlib.util.find_spec("picows") is not None
+    if engine == "picows":
+        if not installed:
+            raise ImportError("engine='picows' needs picows: pip install 'rtnb[fast]'")
+        if options.get("compression") is not None:
+            raise ValueError(
+                "engine='picows' has no permessage-deflate: pass compression=None, "
+                "or use engine='websockets' for compression"
+            )
+        return engine
+    compressed = options.get("compression", "deflate") is not None
+    return "picows" if installed and not compressed else "websockets"
 
 
 # --- application protocols on a WebSocket: JSON-RPC 2.0, GraphQL --------------------------
@@ -336,7 +331,7 @@ class SSEOptions(_Handshake):
         default=None,
         metadata=doc(
             "request body sent as JSON (with method POST)",
-            Flag(("--json-body",), metavar="JSON", convert=_json_value, old={"--json": None}),
+            Flag(("--json-body",), metavar="JSON", convert=json_body, old={"--json": None}),
         ),
     )
     data: Any = field(default=None, metadata=doc("request body: form fields (a dict) or raw"))

@@ -1,7 +1,9 @@
 """What a send box's text means: JSON-looking input must parse, anything else is sent as text.
 
 Pure. The connection panel uses :func:`parse_send_text`; the ``%rt_send`` magic
-and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_json``;
+and ``--send-on-open`` use :func:`looks_like_json` through :func:`check_json`;
+the option tables read headers, JSON and ports typed on a command line with
+:func:`parse_header`, :func:`check_json` and :func:`port_type`;
 ``Connection.send`` puts on the wire what :func:`encode_payload` makes of a value;
 ``%rt_call`` reads its line with :func:`parse_call_line`.
 
@@ -15,12 +17,21 @@ and ``--send-on-open`` use :func:`looks_like_json` through ``rtnb.magics.check_j
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
 from . import jsonfast
 
-__all__ = ["encode_payload", "looks_like_json", "parse_call_line", "parse_send_text"]
+__all__ = [
+    "check_json",
+    "encode_payload",
+    "looks_like_json",
+    "parse_call_line",
+    "parse_header",
+    "parse_send_text",
+    "port_type",
+]
 
 
 def looks_like_json(text: str) -> bool:
@@ -108,3 +119,53 @@ def parse_call_line(line: str) -> tuple[str, str, Any]:
         return name, method, json.loads(params_text)
     except ValueError as exc:
         raise ValueError(f"PARAMS is not valid JSON: {exc}") from None
+
+
+# --- values typed on a command line ---------------------------------------------------------
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Authorization: Bearer x'`` -> ``('Authorization', 'Bearer x')``.
+
+    Raises:
+        ValueError: when there is no ``:`` or the name is empty or has blanks.
+    """
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise ValueError(f"a header is written 'Name: value', not {text!r}")
+    return name.strip(), value.strip()
+
+
+def check_json(text: str, what: str = "payload") -> str:
+    """Return ``text``; when it looks like JSON (starts with ``{`` or ``[``) it must parse.
+
+    The same rule as the panel's send box (:func:`parse_send_text`).
+
+    Raises:
+        ValueError: naming where the JSON is broken.
+    """
+    if looks_like_json(text):
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{what} looks like JSON but does not parse: {exc}") from None
+    return text
+
+
+def json_body(text: str) -> Any:
+    """``--json-body``'s value: the JSON it holds (a ValueError naming the flag if not JSON)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--json-body is not valid JSON: {exc}") from None
+
+
+def port_type(text: str) -> int:
+    """An argparse type: a TCP port, 0-65535 (0 = any free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {port}")
+    return port

@@ -120,6 +120,26 @@ class Counters:
         self.gap_windows: deque[tuple[float, float]] = deque(maxlen=GAP_WINDOWS)
         self.down_seconds = 0.0
 
+    def count_in(self, now: float, size: int, n: int = 1) -> None:
+        """Count ``n`` messages of ``size`` bytes in all, received at wall time ``now``.
+
+        The ingest path calls this once per message (or per read's batch), so
+        the rate meter's current bucket is bumped here directly.
+
+        >>> c = Counters()
+        >>> c.count_in(10.2, 5); c.count_in(10.7, 3, n=2)
+        >>> c.received, c.bytes_in, c.last_message_at, c.rx_rate.rate(now=10.9)
+        (3, 8, 10.7, 3.0)
+        """
+        self.received += n
+        self.bytes_in += size
+        self.last_message_at = now
+        meter = self.rx_rate
+        if int(now) == meter._current_sec:
+            meter._current += n
+        else:
+            meter.tick(now, n)
+
     def went_down(self, now: float) -> None:
         """The stream stopped at wall time ``now`` (it may come back)."""
         self.down_since = now

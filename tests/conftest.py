@@ -32,6 +32,33 @@ CHROMIUM_FLAGS = (
 IN_NETNS = os.environ.get("RTNB_IN_NETNS") == "1"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ws-engine",
+        choices=("websockets", "picows"),
+        default=None,
+        help="run every ws connection that leaves engine= unset on this library "
+        "(the same suites against the fast transport: pytest --ws-engine=picows ...)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _ws_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    forced = request.config.getoption("--ws-engine")
+    if forced is None:
+        return
+    from rtnb.transports import ws
+
+    choose = ws.choose_engine
+
+    def chosen(options: dict[str, object]) -> str:
+        if options.get("engine", "auto") != "auto":
+            return choose(options)
+        return str(forced)
+
+    monkeypatch.setattr(ws, "choose_engine", chosen)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     """One in-kernel server for the whole session (loopback, free port)."""

@@ -143,7 +143,7 @@ def test_an_unknown_option_is_named_with_a_close_one_and_the_known_ones() -> Non
     assert text.startswith(
         "unknown option(s) for ws connections: ping_intervall (did you mean ping_interval?), zzz;"
     )
-    assert "ws knows cafile, compression, headers," in text
+    assert "ws knows cafile, compression, engine, headers," in text
     assert "and every kind backoff, max_messages, name, open_timeout, reconnect, send_on_open" in (
         text
     )

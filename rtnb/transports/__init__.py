@@ -10,8 +10,8 @@ missing optional library only affects its kind) and its options table
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..options import (
@@ -24,6 +24,7 @@ from ..options import (
     SSEOptions,
     WebRTCOptions,
     WSOptions,
+    choose_engine,
 )
 from ..options import check_options as _check
 from .base import Ingest, Transport
@@ -50,19 +51,30 @@ class Kind:
         transport: ``"module:Class"`` of its :class:`Transport`.
         options: its options table.
         url: what its URL is, for help texts.
+        engines: other transports by engine name (``"module:Class"``), for a kind that
+            can run on more than one library; ``choose(options)`` names the engine.
     """
 
     name: str
     transport: str
     options: type[Options]
     url: str
+    engines: Mapping[str, str] = field(default_factory=dict)
+    choose: Callable[[Mapping[str, Any]], str] | None = None
 
 
 #: The registered kinds, in the order help texts list them.
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("ws", "rtnb.transports.ws:WebSocketTransport", WSOptions, "ws:// or wss://"),
+        Kind(
+            "ws",
+            "rtnb.transports.ws:WebSocketTransport",
+            WSOptions,
+            "ws:// or wss://",
+            engines={"picows": "rtnb.transports.fastws:PicowsTransport"},
+            choose=choose_engine,
+        ),
         Kind("sse", "rtnb.transports.sse:SSETransport", SSEOptions, "http:// or https://"),
         Kind(
             "webrtc",
@@ -127,13 +139,20 @@ def kind(name: str) -> Kind:
     return found
 
 
-def transport_class(name: str) -> type[Transport]:
-    """The Transport class of kind ``name`` (``"ws"``, ``"sse"``, ``"webrtc"``, ``"replay"``).
+def transport_class(name: str, options: Mapping[str, Any] | None = None) -> type[Transport]:
+    """The Transport class of kind ``name`` (``"ws"``, ``"sse"``, ...) for ``options``.
+
+    A kind with several engines (``ws``: websockets or picows) picks one from
+    ``options`` (``engine=``, see :func:`rtnb.options.choose_engine`).
 
     Raises:
         ValueError: for an unknown kind, naming the known ones.
     """
-    module_name, _, cls_name = kind(name).transport.partition(":")
+    k = kind(name)
+    path = k.transport
+    if k.choose is not None and options is not None:
+        path = k.engines.get(k.choose(options), path)
+    module_name, _, cls_name = path.partition(":")
     cls: type[Transport] = getattr(importlib.import_module(module_name), cls_name)
     return cls
 

@@ -68,6 +68,15 @@ class Transport(ABC):
         #: Called with an error the stream survives (a malformed frame, a GraphQL error):
         #: the Connection counts it and shows its one line in ``stats.last_error``.
         self.on_error: Callable[[BaseException], None] = _ignore
+        #: Hands over plain messages that came in one read (``nbytes`` bytes in
+        #: all). The Connection sets its batch ingest here (one stamp and one
+        #: counter update per read); a transport that parses messages in bursts
+        #: calls it instead of ``ingest`` for each.
+        self.ingest_many: Callable[[list[str | bytes], int], None] = self._ingest_each
+
+    def _ingest_each(self, items: list[str | bytes], nbytes: int) -> None:
+        for data in items:
+            self.ingest(data)
 
     @property
     def reconnect_by_default(self) -> bool:

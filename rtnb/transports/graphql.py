@@ -162,7 +162,7 @@ class GraphQLTransport(WebSocketTransport):
         try:
             await ws.send(jsonfast.dumps(self._init))
             while True:
-                msg = _parsed(await ws.recv())
+                msg = _parsed(await ws.recv_early())
                 kind = msg.get("type") if msg is not None else None
                 if kind == "connection_ack":
                     break

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedOK,
@@ -18,17 +19,23 @@ from websockets.exceptions import (
     InvalidURI,
     NegotiationError,
     PayloadTooBig,
+    TooManyFragments,
 )
+from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
+from websockets.protocol import Event
 from websockets.typing import Subprotocol
 
 from .. import localtrust
 from ..errors import ConnectError, ProtocolError
 from ..errors import ConnectionClosed as Closed
-from ..options import WSOptions
+from ..options import ENGINES, WSOptions, choose_engine  # engines: re-exported
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["ENGINES", "WebSocketTransport", "choose_engine", "close_text"]
+
+#: Frames kept between the handshake and serve() before reading pauses.
+_EARLY_FRAMES = 64
 
 #: Close codes (RFC 6455 section 7.4.1) worth naming in a message.
 CLOSE_CODES = {
@@ -47,21 +54,146 @@ CLOSE_CODES = {
 
 
 class _ClientConnection(ClientConnection):
-    """websockets' client connection, cut on time once it has failed on received data.
+    """websockets' client connection, taking messages straight into rtnb, cut on time.
 
-    When incoming data fails the connection (a message over ``max_size``, a
-    protocol error), websockets sends the close frame and sets a deadline
-    (``close_timeout``) for the server to close TCP, but enforces it only on the
-    next send, close or keepalive ping. Against a server that then neither answers
-    nor closes, ``recv()`` sat waiting with the connection "open" for up to
-    ``ping_interval`` (12-20 s measured). RFC 6455 7.1.1 lets the client close TCP
-    itself when the server does not; this does it at the deadline.
+    Messages: websockets queues each data frame in an assembler that ``recv()``
+    then awaits, one future and a few generator steps per message. Here each
+    frame goes from ``process_event`` (called as the bytes are parsed) straight
+    to rtnb's ingest, with the same checks ``recv()`` makes: fragments joined
+    (at most websockets' ``MAX_FRAGMENTS``), text decoded as UTF-8 or the
+    connection failed with 1007. Frames that arrive between the handshake and
+    :meth:`start_ingest` wait in order (reading pauses past 64 of them). The
+    messages one socket read brought go to the connection as one batch.
+
+    Closing: when incoming data fails the connection (a message over
+    ``max_size``, a protocol error), websockets sends the close frame and sets a
+    deadline (``close_timeout``) for the server to close TCP, but enforces it only
+    on the next send, close or keepalive ping. Against a server that then neither
+    answers nor closes, the connection sat "open" for up to ``ping_interval``
+    (12-20 s measured). RFC 6455 7.1.1 lets the client close TCP itself when the
+    server does not; this does it at the deadline.
     """
 
     _close_timer: asyncio.TimerHandle | None = None
+    _sink: Callable[[list[str | bytes], int], None] | None = None
+    _early: list[Frame] | None = None
+    _early_arrived: asyncio.Future[None] | None = None
+    _fragments: list[bytes] | None = None
+    _fragments_text = False
+    _failed = False
+
+    def start_ingest(self, sink: Callable[[list[str | bytes], int], None]) -> None:
+        """Hand every message from now on (and those already here) to ``sink``."""
+        early, self._early = self._early, None
+        self._sink = sink
+        self._batch: list[str | bytes] = []
+        self._nbytes = 0
+        for frame in early or ():
+            self._take(frame)
+        self._flush()
+        if early is not None and len(early) > _EARLY_FRAMES:
+            self.transport.resume_reading()
+
+    async def recv_early(self) -> str | bytes:
+        """The next message before :meth:`start_ingest`, for a handshake run on top of
+        WebSocket (graphql-transport-ws's ``connection_ack``); ``recv()`` sees none.
+
+        Raises:
+            websockets.exceptions.ConnectionClosed: when the connection closes first.
+        """
+        while True:
+            early = self._early
+            if early:
+                frame = early.pop(0)
+                if len(early) == _EARLY_FRAMES:
+                    self.transport.resume_reading()
+                if not frame.fin:
+                    raise ProtocolError("a fragmented message during the handshake")
+                return (
+                    str(frame.data, "utf-8") if frame.opcode is Opcode.TEXT else bytes(frame.data)
+                )
+            if self.connection_lost_waiter.done():
+                raise self.protocol.close_exc
+            arrived = self._early_arrived = self.loop.create_future()
+            await asyncio.wait(
+                {arrived, self.connection_lost_waiter}, return_when=asyncio.FIRST_COMPLETED
+            )
+
+    def _flush(self) -> None:
+        if self._sink is not None and self._batch:  # no batch before start_ingest
+            items, self._batch = self._batch, []
+            nbytes, self._nbytes = self._nbytes, 0
+            self._sink(items, nbytes)
+
+    def process_event(self, event: Event) -> None:
+        if self.response is None or not isinstance(event, Frame):
+            super().process_event(event)  # the handshake response
+        elif self._sink is not None:
+            self._take(event)
+        elif event.opcode in DATA_OPCODES:
+            early = self._early = self._early or []
+            early.append(event)
+            if len(early) == _EARLY_FRAMES + 1:
+                self.transport.pause_reading()
+            arrived = self._early_arrived
+            if arrived is not None and not arrived.done():
+                arrived.set_result(None)
+        else:
+            super().process_event(event)  # a pong: ping round trips
+
+    def _take(self, frame: Frame) -> None:
+        """Add a data frame's message to the batch (handed over once the read is parsed)."""
+        opcode = frame.opcode
+        if opcode is Opcode.PONG:
+            self.acknowledge_pings(bytes(frame.data))
+            return
+        if self._failed or opcode not in DATA_OPCODES:
+            return
+        if frame.fin and self._fragments is None:
+            if opcode is Opcode.TEXT:
+                try:
+                    self._batch.append(str(frame.data, "utf-8"))
+                except UnicodeDecodeError as exc:
+                    self._fail(CloseCode.INVALID_DATA, exc, f"{exc.reason} at position {exc.start}")
+                    return
+            else:
+                self._batch.append(bytes(frame.data))
+            self._nbytes += len(frame.data)
+            return
+        if self._fragments is None:
+            self._fragments, self._fragments_text = [], opcode is Opcode.TEXT
+        parts = self._fragments
+        parts.append(bytes(frame.data))
+        if len(parts) > MAX_FRAGMENTS:
+            too_many = TooManyFragments(MAX_FRAGMENTS)
+            self._fail(CloseCode.MESSAGE_TOO_BIG, too_many, "too many fragments")
+        elif frame.fin:
+            self._fragments = None
+            data = b"".join(parts)
+            try:
+                self._batch.append(data.decode() if self._fragments_text else data)
+            except UnicodeDecodeError as exc:
+                self._fail(CloseCode.INVALID_DATA, exc, f"{exc.reason} at position {exc.start}")
+                return
+            self._nbytes += len(data)
+
+    def _fail(self, code: CloseCode, exc: Exception, reason: str) -> None:
+        """Fail the connection as ``recv()`` would have, from inside ``data_received``."""
+        self._flush()  # what came before the fault was fine
+        self._failed = True
+        self._fragments = None
+        self.set_connection_exc(exc)
+        self.protocol.fail(code, reason)
+        try:
+            self.send_data()
+        except Exception as err:  # the same handling as data_received's own send
+            self.set_connection_exc(err)
+        if self.close_deadline is None and self.close_timeout is not None:
+            self.close_deadline = self.loop.time() + self.close_timeout
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # each frame parsed goes through process_event
+        self._flush()
         deadline = self.close_deadline
         if deadline is not None and self._close_timer is None:
             self._close_timer = self.loop.call_at(deadline, self._close_overdue)
@@ -72,6 +204,7 @@ class _ClientConnection(ClientConnection):
             self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._flush()
         if self._close_timer is not None:
             self._close_timer.cancel()
         super().connection_lost(exc)
@@ -91,6 +224,9 @@ class WebSocketTransport(Transport):
         origin: the ``Origin`` header to send.
         verify / cafile: TLS checking for ``wss://`` (see ``client_ssl_context``).
         proxy: an HTTP/SOCKS proxy URL, ``True`` (environment, the default) or ``None``.
+        engine: ``"auto"``, ``"websockets"`` or ``"picows"``: see
+            :func:`rtnb.options.choose_engine`; the kinds' registry builds a
+            :class:`~rtnb.transports.fastws.PicowsTransport` when picows is chosen.
     """
 
     kind: ClassVar[str] = "ws"
@@ -128,7 +264,7 @@ class WebSocketTransport(Transport):
                 options.get("verify", True), options.get("cafile")
             )
         self._max_size = self._connect_kwargs["max_size"]
-        self._ws: ClientConnection | None = None
+        self._ws: _ClientConnection | None = None
 
     async def open(self) -> None:
         try:
@@ -160,23 +296,22 @@ class WebSocketTransport(Transport):
             raise ConnectError(
                 f"server accepted none of the subprotocols {', '.join(offered)}", fatal=True
             )
+        assert isinstance(ws, _ClientConnection)
         self._ws = ws
 
     async def serve(self) -> str:
         ws = self._ws
         if ws is None:
             raise ProtocolError("serve() before open()")
-        ingest = self.ingest
-        try:
-            while True:
-                ingest(await ws.recv())
-        except ConnectionClosedOK as exc:
-            return _close_text(exc, self._max_size)
-        except ConnectionClosed as exc:
-            text = _close_text(exc, self._max_size)
-            if isinstance(exc.__cause__, PayloadTooBig) or "1009" in text:
-                raise ProtocolError(text) from exc
-            raise Closed(text) from exc
+        ws.start_ingest(self.ingest_many)
+        await asyncio.shield(ws.connection_lost_waiter)
+        exc = ws.close_exc
+        text = _close_text(exc, self._max_size)
+        if isinstance(exc, ConnectionClosedOK):
+            return text
+        if isinstance(exc.__cause__, PayloadTooBig) or "1009" in text:
+            raise ProtocolError(text) from exc
+        raise Closed(text) from exc
 
     async def send(self, data: str | bytes) -> int:
         ws = self._ws
@@ -222,13 +357,29 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _close_text(exc: ConnectionClosed, max_size: int | None) -> str:
-    frame = exc.rcvd or exc.sent
+    rcvd = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else None
+    sent = (exc.sent.code, exc.sent.reason) if exc.sent is not None else None
+    return close_text(rcvd, sent, exc.rcvd_then_sent, max_size)
+
+
+def close_text(
+    rcvd: tuple[int, str] | None,
+    sent: tuple[int, str] | None,
+    rcvd_then_sent: bool | None,
+    max_size: int | None,
+) -> str:
+    """One line on how a WebSocket closed, from the close frames received and sent.
+
+    >>> close_text((1000, "done"), (1000, "done"), True, None)
+    'closed by server: code 1000 (normal closure): done'
+    """
+    frame = rcvd or sent
     if frame is None:
         return "connection lost without a close frame (code 1006)"
-    code = frame.code
-    reason = frame.reason
-    who = "server" if exc.rcvd is not None and exc.rcvd_then_sent is not False else "client"
-    if code == 1009 and exc.sent is not None and exc.sent.code == 1009:
+    code, reason = frame
+    who = "server" if rcvd is not None and rcvd_then_sent is not False else "client"
+    refused = sent is not None and sent[0] == 1009
+    if refused and (code == 1009 or rcvd_then_sent is False):  # we sent 1009 (first)
         return f"message over max_size={max_size} bytes refused (code 1009)"
     text = f"closed by {who}: code {code} ({CLOSE_CODES.get(code, 'other')})"
     return f"{text}: {reason}" if reason else text
