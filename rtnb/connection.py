@@ -444,6 +444,21 @@ class Connection(Viewable, Verbs):
             raise RuntimeError(_LOOP_BLOCK.format("recv", "arecv"))
         return self._cursor.next(timeout)
 
+    def latest(self, timeout: float | None = 10.0) -> Message:
+        """The newest received message (waiting up to ``timeout`` for a first one).
+
+        Use it for "what is the price now?"; use :meth:`recv` to read every
+        message in order. It does not move ``recv``'s position.
+
+        Raises:
+            RecvTimeout: when nothing was received and nothing arrives within ``timeout``.
+        """
+        waiting = self.log.cursor()  # made first, so a message arriving now is not missed
+        msg = self.log.latest()
+        if msg is None and in_loop_thread():
+            raise RuntimeError(_LOOP_BLOCK.format("latest", "arecv"))
+        return msg if msg is not None else waiting.next(timeout)
+
     async def arecv(self, timeout: float | None = None) -> Message:
         """The async twin of :meth:`recv`: ``m = await c.arecv()`` in a notebook cell."""
         return await self._cursor.anext(timeout)
