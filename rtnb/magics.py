@@ -51,6 +51,7 @@ from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 
 from .completion import complete
 from .errors import RTError, describe
+from .helptext import magic_doc
 from .listing import connection_listing
 from .options import (
     add_connect_arguments,
@@ -578,6 +579,8 @@ def rt_matcher(context: CompletionContext) -> dict[str, Any]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the completer (``%load_ext rtnb``)."""
+    for method in (getattr(RTMagics, n) for n in MAGIC_NAMES):  # "%rt_x?" opens with "Usage:"
+        method.__doc__ = magic_doc(method.__doc__)
     ipython.register_magics(RTMagics)
     matchers = ipython.Completer.custom_matchers
     if rt_matcher not in matchers:

@@ -16,6 +16,7 @@ RTNB = Path(__file__).resolve().parent.parent / "rtnb"
 
 PURE = [
     "fields.py",
+    "helptext.py",
     "stats.py",
     "ticker.py",
     "rows.py",
