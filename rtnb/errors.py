@@ -34,6 +34,8 @@ full, chained traceback again. Bad arguments raise ``ValueError`` / ``TypeError`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "ConnectError",
     "ConnectTimeout",
@@ -61,15 +63,15 @@ class RTError(Exception):
     (``Name: text``) instead of a traceback through rtnb's internals.
     """
 
-    def _render_traceback_(self) -> list[str]:
-        """The lines IPython shows for this error (IPython's hook for custom tracebacks).
-
-        Raises:
-            NotImplementedError: when ``SHORT_TRACEBACKS`` is off; IPython then
-                shows its usual full traceback.
-        """
+    @property
+    def _render_traceback_(self) -> Callable[[], list[str]]:
+        """IPython's hook for custom tracebacks: absent when ``SHORT_TRACEBACKS`` is off."""
         if not SHORT_TRACEBACKS:
-            raise NotImplementedError("full tracebacks asked for")
+            raise AttributeError("_render_traceback_")  # IPython then shows the full traceback
+        return self._one_line
+
+    def _one_line(self) -> list[str]:
+        """The line IPython shows for this error: its type in red, then its sentence."""
         text = str(self).strip()
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m" + (f": {text}" if text else "")]
 
