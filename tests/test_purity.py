@@ -25,6 +25,7 @@ PURE = [
     "options.py",
     "sse_format.py",
     "signaling.py",
+    "signallog.py",
     "negotiator.py",
     "recordfmt.py",
     "lab/wire.py",
