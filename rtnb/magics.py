@@ -501,7 +501,7 @@ class RTMagics(Magics):
             if not folder.is_dir():
                 raise ValueError(f"cannot write {args.json!r}: there is no folder {str(folder)!r}")
         protocols = args.protocols or ("ws", "sse", "webrtc")
-        progress = None if args.quiet else (lambda step: print(f"measuring {step}", flush=True))
+        progress = False if args.quiet else (lambda step: print(f"measuring {step}", flush=True))
         result = compare(args.duration, args.rate, args.size, protocols, progress=progress)
         if args.json:
             try:

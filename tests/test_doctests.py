@@ -15,6 +15,10 @@ PURE_MODULES = [
     "rtnb.server.security",
     "rtnb.localtrust",
     "rtnb.connection",
+    "rtnb.signallog",
+    "rtnb.helptext",
+    "rtnb.lab.plot",
+    "rtnb.lab.progress",
 ]
 
 

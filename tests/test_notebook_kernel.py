@@ -29,6 +29,7 @@ CELLS = [
         ".wait_open(10)\ntime.sleep(1.5)\nprint('RECV', t.recv(5).seq, 'LATEST', t.latest().seq)",
     ),
     ("stats", "t.stats"),
+    ("compare", "r = rtnb.compare(duration=0.4, rate=50, protocols='ws')"),
     ("cleanup", "rtnb.close_all()\nsrv.stop()"),
 ]
 
@@ -86,3 +87,13 @@ def test_stats_show_as_a_card_with_rounded_rates(
     assert plain.startswith("Stats(received ") and "msg/s" in plain
     rate = plain.split(" msg/s")[0].rsplit(" ", 1)[1]
     assert len(rate.split(".")[1]) == 1, plain  # one decimal, not 8.666666666666666
+
+
+def test_compare_shows_a_progress_bar_updated_in_place(
+    cells: dict[str, list[dict[str, Any]]],
+) -> None:
+    shown = [o for o in cells["compare"] if o["output_type"] == "display_data"]
+    assert len(shown) == 1, cells["compare"]  # one line, updated in place
+    assert "rtnb-progress" in shown[0]["data"]["text/html"]
+    plain = shown[0]["data"]["text/plain"]
+    assert plain.startswith("rtnb.compare: ") and " 4/4  done " in plain, plain

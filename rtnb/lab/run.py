@@ -40,6 +40,7 @@ from ..registry import connect
 from ..runtime import get_runtime, in_loop_thread
 from .findings import binary_finding, reconnect_finding
 from .numbers import LABELS, ProtocolResult
+from .progress import ProgressLine
 from .result import Comparison
 from .wire import (
     HEADER_SIZE,
@@ -459,7 +460,7 @@ def compare(
     protocols: Iterable[str] | str = ("ws", "sse", "webrtc"),
     server: Server | str | None = None,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | bool | None = None,
 ) -> Comparison:
     """Measure WebSocket, SSE and WebRTC side by side and judge the article's claims.
 
@@ -476,7 +477,9 @@ def compare(
         server: an rtnb :class:`~rtnb.server.Server`, the URL of one (for example
             ``rtnb serve`` in another terminal of this machine), or None to use
             the running in-kernel server or start one for the run.
-        progress: called with a short line as each step starts.
+        progress: called with a short line as each step starts; by default
+            (``None``) a Jupyter kernel shows a progress bar updated in place and
+            a terminal nothing; ``False`` shows nothing anywhere.
 
     Returns:
         A :class:`~rtnb.lab.Comparison` (HTML in notebooks, text in terminals,
@@ -497,9 +500,33 @@ def compare(
         raise RuntimeError(
             "rtnb.compare() blocks: from the rtnb loop use 'await rtnb.acompare(...)'"
         )
-    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, progress)
+    bar = _progress_bar(progress, 4 * len(rows))
+    step = bar.step if bar is not None else (progress if callable(progress) else None)
+    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
     budget = 120 + len(rows) * (duration + 4 * (OPEN_TIMEOUT + GRACE))
-    return get_runtime().run(coro, budget)
+    try:
+        result = get_runtime().run(coro, budget)
+    except BaseException:
+        if bar is not None:
+            bar.finish("stopped")
+        raise
+    if bar is not None:
+        bar.finish()
+    return result
+
+
+def _progress_bar(progress: object, total: int) -> ProgressLine | None:
+    """The default progress display: a bar in a Jupyter kernel (``progress=None``)."""
+    if progress is not None:
+        return None
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    return ProgressLine(total)
 
 
 async def acompare(
