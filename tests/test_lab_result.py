@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import itertools
 import json
 from pathlib import Path
 
@@ -87,4 +88,4 @@ def test_plot_ticks_are_plain_ms_that_do_not_crowd() -> None:
     assert len(labels) <= 9
     assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
     boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
-    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), "labels overlap"
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes)), "labels overlap"
