@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from ..message import Batch
     from ..source import Source, State
 
+from ..source import FINAL_STATES
+
 __all__ = ["ConnectionPanel", "PanelControls", "display_connection"]
 
 log = logging.getLogger("rtnb")
@@ -300,7 +302,8 @@ def _counters(conn: Source) -> dict[str, Any]:
     return {
         "received": s.received,
         "sent": s.sent,
-        "rate": round(s.rate, 1),
+        # an ended connection receives nothing: its last 5 s mean would mislead
+        "rate": 0.0 if conn.state in FINAL_STATES else round(s.rate, 1),
         "bytes_in": s.bytes_in,
         "bytes_out": s.bytes_out,
         "reconnects": s.reconnects,
