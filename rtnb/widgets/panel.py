@@ -29,14 +29,13 @@ from ..errors import describe
 from ..reader import check_rate
 from ..runtime import get_runtime
 from ..sendtext import parse_send_text
+from ..source import FINAL_STATES
 from ._view import LiveView, in_kernel
 from .table import LiveTable
 
 if TYPE_CHECKING:
     from ..message import Batch
     from ..source import Source, State
-
-from ..source import FINAL_STATES
 
 __all__ = ["ConnectionPanel", "PanelControls", "display_connection"]
 
