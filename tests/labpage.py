@@ -11,6 +11,7 @@ tests/test_views_browser.py follows; run it inside the loopback-only namespace.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -23,6 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from .conftest import CHROMIUM, CHROMIUM_FLAGS, free_port
+
+#: Lab settings for tests: every cell rendered (a screenshot sees the whole notebook), no
+#: news prompt over the page.
+_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+}
 
 
 def cell(n: int) -> str:
@@ -39,7 +47,8 @@ class Lab:
     def open(self, name: str, run_all: bool = True, timeout: float = 90) -> Any:
         """A page with notebook ``name`` open (and all its cells started, by default)."""
         page = self.context.new_page()
-        page.goto(f"{self.base}/lab/tree/{name}?token={self.token}")
+        # ?reset: a fresh workspace, so tabs of earlier pages are not restored beside it
+        page.goto(f"{self.base}/lab/tree/{name}?token={self.token}&reset")
         page.wait_for_function(
             "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session"
             "?.kernel?.status === 'idle'",
@@ -75,6 +84,11 @@ def jupyter_lab(folder: Path, width: int = 1280, height: int = 2400) -> Iterator
         env[var] = str(state / var.lower())
     log_path = state / "lab.log"
     state.mkdir(parents=True, exist_ok=True)
+    settings = state / "jupyterlab_settings_dir"
+    for plugin, values in _SETTINGS.items():
+        target = settings / f"{plugin}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
     with open(log_path, "wb") as log:
         lab = subprocess.Popen(
             [

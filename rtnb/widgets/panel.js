@@ -4,7 +4,9 @@
 
 const FINAL = new Set(["closed", "failed"]);
 const TIPS = {
-  received: "messages received since the connection opened (all of them, not only those in the table)",
+  received:
+    "messages received since the connection opened; the table below counts what it read " +
+    "from the log, sent messages included (received + sent)",
   sent: "messages sent since the connection opened",
   "msg/s": "received per second, over the last 5 s",
   in: "bytes received (payloads)",
