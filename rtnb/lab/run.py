@@ -536,7 +536,7 @@ async def acompare(
     protocols: Iterable[str] | str = ("ws", "sse", "webrtc"),
     server: Server | str | None = None,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | bool | None = None,
 ) -> Comparison:
     """The async twin of :func:`compare`: ``await rtnb.acompare()`` in a cell.
 
@@ -545,5 +545,15 @@ async def acompare(
     """
     rows = _rows(protocols)
     _check(duration, rate, payload_size)
-    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, progress)
-    return await get_runtime().arun(coro)
+    bar = _progress_bar(progress, 4 * len(rows))
+    step = bar.step if bar is not None else (progress if callable(progress) else None)
+    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
+    try:
+        result = await get_runtime().arun(coro)
+    except BaseException:
+        if bar is not None:
+            bar.finish("stopped")
+        raise
+    if bar is not None:
+        bar.finish()
+    return result
