@@ -66,7 +66,7 @@ function render({ model, el }) {
     </div>
     <div class="rtnb-panel-tools">
       <input class="rtnb-filter-input" type="text" spellcheck="false"
-        placeholder="filter the table: symbol=AAPL, symbol~AA or any text (Enter)">
+        placeholder="filter: symbol=AAPL, symbol~AA or text (Enter)">
       <span class="rtnb-panel-since"></span>
     </div>
     <div class="rtnb-panel-feedback"></div>`;

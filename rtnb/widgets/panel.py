@@ -3,7 +3,8 @@
     >>> c = rtnb.connect("ws", url)     # doctest: +SKIP
     >>> c                               # doctest: +SKIP   (the panel, in a notebook)
 
-Counters refresh twice a second (only when they changed); the state dot
+Counters refresh ten times a second, as often as the table below, so the two
+agree (only when they changed); the state dot
 changes as soon as the state does. The buttons follow the state: Send and
 Pause are disabled (with a tooltip saying why) on a one-way, closed or failed
 connection; Disconnect closes it; Retry (failed) or Reconnect (closed) opens
@@ -70,7 +71,7 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     Args:
         conn: the connection.
         table: show the live table below (default ``True``).
-        rate: counter refreshes per second (default 2).
+        rate: counter refreshes per second (default 10, the table's rate).
         **table_options: passed to :class:`~rtnb.widgets.table.LiveTable`
             (``columns``, ``max_rows``, ``filter``, ...).
 
@@ -82,7 +83,7 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     table: LiveTable | None = None
 
     def __init__(
-        self, conn: Source, *, table: bool = True, rate: float = 2.0, **table_options: Any
+        self, conn: Source, *, table: bool = True, rate: float = 10.0, **table_options: Any
     ) -> None:
         check_rate(rate)
         self._rate = rate
