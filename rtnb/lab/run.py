@@ -28,7 +28,7 @@ import os
 import platform
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -500,25 +500,37 @@ def compare(
         raise RuntimeError(
             "rtnb.compare() blocks: from the rtnb loop use 'await rtnb.acompare(...)'"
         )
-    bar = _progress_bar(progress, 4 * len(rows))
-    step = bar.step if bar is not None else (progress if callable(progress) else None)
-    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
     budget = 120 + len(rows) * (duration + 4 * (OPEN_TIMEOUT + GRACE))
-    try:
-        result = get_runtime().run(coro, budget)
-    except BaseException:
-        if bar is not None:
-            bar.finish("stopped")
-        raise
-    if bar is not None:
-        bar.finish()
-    return result
+    with _progress(progress, 4 * len(rows)) as step:
+        coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
+        return get_runtime().run(coro, budget)
 
 
-def _progress_bar(progress: object, total: int) -> ProgressLine | None:
-    """The default progress display: a bar in a Jupyter kernel (``progress=None``)."""
+@contextlib.contextmanager
+def _progress(
+    progress: Callable[[str], None] | bool | None, total: int
+) -> Iterator[Callable[[str], None] | None]:
+    """The step callback for a run: the caller's, none, or (``None`` in a kernel) a bar.
+
+    The bar ends full when the run succeeds and says "stopped" where it failed.
+    """
     if progress is not None:
-        return None
+        yield progress if callable(progress) else None
+        return
+    bar = _notebook_bar(total)
+    if bar is None:
+        yield None
+        return
+    try:
+        yield bar.step
+    except BaseException:
+        bar.finish("stopped")
+        raise
+    bar.finish()
+
+
+def _notebook_bar(total: int) -> ProgressLine | None:
+    """A progress bar when running in a Jupyter kernel, else None."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -545,15 +557,6 @@ async def acompare(
     """
     rows = _rows(protocols)
     _check(duration, rate, payload_size)
-    bar = _progress_bar(progress, 4 * len(rows))
-    step = bar.step if bar is not None else (progress if callable(progress) else None)
-    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
-    try:
-        result = await get_runtime().arun(coro)
-    except BaseException:
-        if bar is not None:
-            bar.finish("stopped")
-        raise
-    if bar is not None:
-        bar.finish()
-    return result
+    with _progress(progress, 4 * len(rows)) as step:
+        coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
+        return await get_runtime().arun(coro)
