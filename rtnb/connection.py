@@ -100,6 +100,7 @@ class Connection(Viewable, Verbs):
             send_on_open = [send_on_open]
         self.send_on_open: list[str | bytes] = [encode_payload(p) for p in send_on_open]
         self.options = dict(options)
+        self.reopener: Callable[[], Connection] | None = None  # set by the registry
         self._counters = Counters()
         self._transport: Transport = cls(url, self._ingest, options)
         self._transport.on_error = self._record_error  # errors the stream survives
@@ -450,19 +451,26 @@ class Connection(Viewable, Verbs):
             raise RuntimeError(_LOOP_BLOCK.format("recv", "arecv"))
         return self._cursor.next(timeout)
 
+    def latest(self, timeout: float | None = 10.0) -> Message:
+        """The newest received message (waiting up to ``timeout`` for a first one): "what
+        is the price now?". :meth:`recv` reads every message in order; this leaves it be.
+
+        Raises:
+            RecvTimeout: when nothing was received and nothing arrives within ``timeout``.
+        """
+        waiting = self.log.cursor()  # made first, so a message arriving now is not missed
+        msg = self.log.latest()
+        if msg is None and in_loop_thread():
+            raise RuntimeError(_LOOP_BLOCK.format("latest", "arecv"))
+        return msg if msg is not None else waiting.next(timeout)
+
     async def arecv(self, timeout: float | None = None) -> Message:
         """The async twin of :meth:`recv`: ``m = await c.arecv()`` in a notebook cell."""
         return await self._cursor.anext(timeout)
 
     def cursor(self, from_start: bool = False) -> Cursor:
-        """An independent reading position over received messages.
-
-        Its ``next()`` / ``anext()`` raise :class:`~rtnb.errors.ConnectionClosed`
-        once the connection is final and nothing is left to read.
-
-        Args:
-            from_start: include what is already stored (else only what arrives next).
-        """
+        """An independent reading position over received messages (``from_start``: stored
+        ones too); its ``next()`` raises ConnectionClosed once the log ended and is read."""
         return self.log.cursor(self.log.first_seq if from_start else None)
 
     def on_message(self, fn: Callable[[Message], None]) -> Callable[[], None]:

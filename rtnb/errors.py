@@ -19,7 +19,10 @@
                                  ValueError; defined in rtnb.sse_format)
 
 Errors from the underlying libraries are chained (``raise ... from exc``) so the
-original cause stays visible. Bad arguments raise ``ValueError`` / ``TypeError``.
+original cause stays visible. In IPython and Jupyter an rtnb error shows as one
+line, ``ConnectError: cannot resolve host 'x'`` (IPython honours
+``_render_traceback_``); set ``rtnb.errors.SHORT_TRACEBACKS = False`` to see the
+full, chained traceback again. Bad arguments raise ``ValueError`` / ``TypeError``.
 :func:`describe` turns any exception into the one line rtnb shows for it (in
 ``stats.last_error``, a magic's answer, the command line's message).
 
@@ -30,6 +33,8 @@ original cause stays visible. Bad arguments raise ``ValueError`` / ``TypeError``
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 __all__ = [
     "ConnectError",
@@ -47,8 +52,28 @@ __all__ = [
 ]
 
 
+#: Show rtnb's errors as one line in IPython/Jupyter (False: the full traceback).
+SHORT_TRACEBACKS = True
+
+
 class RTError(Exception):
-    """Root of every error rtnb raises on purpose."""
+    """Root of every error rtnb raises on purpose.
+
+    Its text is a sentence for the reader, so IPython shows it as one line
+    (``Name: text``) instead of a traceback through rtnb's internals.
+    """
+
+    @property
+    def _render_traceback_(self) -> Callable[[], list[str]]:
+        """IPython's hook for custom tracebacks: absent when ``SHORT_TRACEBACKS`` is off."""
+        if not SHORT_TRACEBACKS:
+            raise AttributeError("_render_traceback_")  # IPython then shows the full traceback
+        return self._one_line
+
+    def _one_line(self) -> list[str]:
+        """The line IPython shows for this error: its type in red, then its sentence."""
+        text = str(self).strip()
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m" + (f": {text}" if text else "")]
 
 
 class ConnectError(RTError):

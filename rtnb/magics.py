@@ -52,6 +52,7 @@ from IPython.core.magic_arguments import ArgDecorator, argument, magic_arguments
 from .completion import complete, rt_matcher
 from .errors import RPCError, RTError, describe
 from .flags import add_connect_arguments, connect_options, parse_args
+from .helptext import magic_doc
 from .listing import connection_listing
 from .record import recorders, start_recorder, stop_recorder
 from .registry import connect, connections, get_connection
@@ -518,7 +519,7 @@ class RTMagics(Magics):
             if not folder.is_dir():
                 raise ValueError(f"cannot write {args.json!r}: there is no folder {str(folder)!r}")
         protocols = args.protocols or ("ws", "sse", "webrtc")
-        progress = None if args.quiet else (lambda step: print(f"measuring {step}", flush=True))
+        progress = False if args.quiet else (lambda step: print(f"measuring {step}", flush=True))
         result = compare(args.duration, args.rate, args.size, protocols, progress=progress)
         if args.json:
             try:
@@ -568,6 +569,8 @@ def _wait_settled(conn: Connection, timeout: float) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the completer (``%load_ext rtnb``)."""
+    for method in (getattr(RTMagics, n) for n in MAGIC_NAMES):  # "%rt_x?" opens with "Usage:"
+        method.__doc__ = magic_doc(method.__doc__)
     ipython.register_magics(RTMagics)
     matchers = ipython.Completer.custom_matchers
     if rt_matcher not in matchers:

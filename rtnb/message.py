@@ -385,6 +385,18 @@ class MessageLog:
         items.reverse()
         return items
 
+    def latest(self, direction: Direction | None = "in") -> Message | None:
+        """The newest stored message (received ones by default), or ``None``.
+
+        >>> log = MessageLog(); _ = log.append(Message.incoming("a"))
+        >>> _ = log.append(Message.incoming("b")); log.latest().data
+        'b'
+        """
+        for msg in reversed(list(self._items)):
+            if direction is None or msg.direction == direction:
+                return msg
+        return None
+
     def add_wakeup(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` (once) on the next append; ``fn`` must be quick and thread-safe."""
         with self._lock:

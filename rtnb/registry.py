@@ -11,6 +11,7 @@ connections by these names.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
@@ -77,6 +78,7 @@ def connect(kind: str, url: str, **options: Any) -> Connection:
     """
     name = options.pop("name", None) or default_name(kind)
     conn = Connection(kind, url, name=name, **options)
+    conn.reopener = functools.partial(_like, conn)
     conn.on_state(_forget_when_closed)
     with _lock:
         old = _registry.get(name)
@@ -84,6 +86,14 @@ def connect(kind: str, url: str, **options: Any) -> Connection:
     if old is not None and old is not conn:
         old.close()  # before the new one starts: two peers of one name must not overlap
     return conn.start()
+
+
+def _like(conn: Connection) -> Connection:
+    """A new connection like ``conn`` (kind, URL, name, options), registered in its place."""
+    same: dict[str, Any] = dict(conn.options)
+    for option in ("reconnect", "backoff", "send_on_open", "open_timeout"):
+        same[option] = getattr(conn, option)
+    return connect(conn.kind, conn.url, name=conn.name, max_messages=conn.log.max_messages, **same)
 
 
 def _forget_when_closed(conn: Connection, state: State) -> None:

@@ -64,6 +64,11 @@ class Source(Protocol):
     def on_state(self, fn: Callable[[Source, State], None]) -> Callable[[], None]:
         """Call ``fn(source, state)`` on the runtime loop at each change; returns its undo."""
 
+    @property
+    def reopener(self) -> Callable[[], Source] | None:
+        """Makes a fresh connection like this one, registered in its place (``None`` for
+        one that :func:`rtnb.connect` did not make)."""
+
     async def asend(self, data: Any, timeout: float | None = 10.0) -> Message:
         """Send ``data`` (str text, bytes binary, dict/list JSON); the sent message."""
 

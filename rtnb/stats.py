@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections import deque
@@ -75,6 +76,16 @@ class RateMeter:
         if span <= 0:
             return float(buckets.get(sec_now, 0))
         return total / span
+
+
+def _size(n: int) -> str:
+    """Bytes for people: ``812 B``, ``2.0 KB``, ``3.4 MB``."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover - the loop always returns
 
 
 #: How many recent interruptions ``Stats.gap_windows`` keeps.
@@ -198,6 +209,59 @@ class Stats(Mapping[str, Any]):
     last_message_at: float | None = None
     gaps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """One short line with rounded figures (``repr`` too; ``as_dict()`` has them all).
+
+        >>> print(Stats(received=84, rate=8.666666, bytes_in=2048))
+        Stats(received 84, sent 0, 8.7 msg/s over the last 5 s, in 2.0 KB, out 0 B)
+        """
+        parts = [
+            f"received {self.received:,}",
+            f"sent {self.sent:,}",
+            f"{self.rate:.1f} msg/s over the last 5 s",
+            f"in {_size(self.bytes_in)}",
+            f"out {_size(self.bytes_out)}",
+        ]
+        parts += [f"{k} {v:,}" for k, v in self._trouble().items()]
+        if self.last_error:
+            parts.append(f"last error: {self.last_error}")
+        return f"Stats({', '.join(parts)})"
+
+    __repr__ = __str__
+
+    def _trouble(self) -> dict[str, int]:
+        """The non-zero interruption counters."""
+        counts = {"reconnects": self.reconnects, "errors": self.errors, "gaps": self.gaps}
+        return {k: v for k, v in counts.items() if v}
+
+    def _repr_html_(self) -> str:
+        """A small card for notebooks: the counters, the rate and the kind's extras."""
+        rows = [
+            ("received", f"{self.received:,}"),
+            ("sent", f"{self.sent:,}"),
+            ("rate", f"{self.rate:.1f} msg/s <small>(over the last 5 s)</small>"),
+            ("bytes in / out", f"{_size(self.bytes_in)} / {_size(self.bytes_out)}"),
+        ]
+        rows += [(k, f"{v:,}") for k, v in self._trouble().items()]
+        if self.last_error:
+            rows.append(("last error", html.escape(self.last_error)))
+        for key, value in self.extra.items():
+            if isinstance(value, (list, dict, tuple)) or value in (None, 0, 0.0, ""):
+                continue
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            rows.append((html.escape(key), html.escape(shown)))
+        body = "".join(
+            f"<tr><th style='text-align:left;padding:1px 12px 1px 0;font-weight:500'>{k}</th>"
+            f"<td style='text-align:left;padding:1px 0;font-variant-numeric:tabular-nums'>{v}</td>"
+            "</tr>"
+            for k, v in rows
+        )
+        return (
+            "<div class='rtnb-stats' style='display:inline-block;border:1px solid #d0d7de;"
+            "border-radius:6px;padding:6px 10px;font-size:13px'>"
+            f"<b>Stats</b><table style='margin:2px 0 0'>{body}</table></div>"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """A plain dict with ``extra`` merged in at the top level."""

@@ -10,9 +10,11 @@ Cells tagged ``needs-internet`` are not executed (they reach public APIs).
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
@@ -27,13 +29,17 @@ def main(path: str, output: str | None = None) -> int:
         if SKIP_TAG in cell.get("metadata", {}).get("tags", []):
             cell["cell_type"] = "raw"
             skipped += 1
+    scratch = tempfile.mkdtemp(prefix="rtnb-nb-")
+    data = Path(path).resolve().parent / "data"
+    if data.is_dir():  # the samples a notebook replays offline (07), beside it as in the repo
+        shutil.copytree(data, Path(scratch) / "data")
     client = NotebookClient(
         nb,
         timeout=180,
         kernel_name="python3",
         # the kernel works in a scratch folder, so files a notebook writes
         # (exercises save results) never land in the checkout
-        resources={"metadata": {"path": tempfile.mkdtemp(prefix="rtnb-nb-")}},
+        resources={"metadata": {"path": scratch}},
         allow_errors=True,
     )
     t0 = time.monotonic()

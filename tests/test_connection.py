@@ -546,3 +546,17 @@ def test_closing_says_close_was_asked_for(server: Server) -> None:
     assert not c.closing and c.reconnect
     c.close()
     assert c.closing and c.state == "closed"
+
+
+def test_latest_returns_the_newest_and_leaves_recv_at_the_first(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    with pytest.raises(RecvTimeout):
+        c.latest(timeout=0.2)
+    for i in range(5):
+        c.send(f"m{i}")
+    wait_for(lambda: c.stats.received == 5)
+    assert c.latest().data == "m4"
+    assert c.recv(timeout=5).data == "m0"  # recv's cursor did not move
+    c.send("m5")
+    wait_for(lambda: c.stats.received == 6)
+    assert c.latest(timeout=0).data == "m5"

@@ -18,6 +18,10 @@ PURE_MODULES = [
     "rtnb.mqttwire",
     "rtnb.transports.mqtt",
     "rtnb.transports.socketio",
+    "rtnb.signallog",
+    "rtnb.helptext",
+    "rtnb.lab.plot",
+    "rtnb.lab.progress",
 ]
 
 

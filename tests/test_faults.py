@@ -10,7 +10,7 @@ accept, then reset             reconnecting         connection reset by HOST dur
 TCP reset / cut (no FIN)       reconnecting, open   connection lost without a close frame
 stalled server                 reconnecting, open   keepalive ping timeout (code 1011)
 refused connection             reconnecting/failed  connection refused by HOST
-DNS failure                    reconnecting/failed  cannot resolve host 'NAME'
+DNS failure                    failed (fatal)       cannot resolve host 'NAME'
 wrong subprotocol from server  failed (fatal)       negotiation failed: ...
 corrupt frame from server      reconnecting, open   code 1002 / 1007 ...
 no answer at all (blackhole)   reconnecting/failed  no answer within open_timeout=N s
@@ -275,9 +275,20 @@ def test_dns_failure_is_a_clear_connect_error() -> None:
     with pytest.raises(ConnectError, match=r"cannot resolve host 'nonexistent\.invalid'"):
         c.wait_open(15)
     assert c.state == "failed"
-    again = rtnb.connect("ws", "ws://nonexistent.invalid/ws/echo", backoff=FAST)
-    wait_for(lambda: again.stats.errors >= 2)
-    assert again.state in ("reconnecting", "connecting")
+
+
+@pytest.mark.parametrize("kind", ["ws", "sse"])
+def test_dns_failure_fails_fast_even_with_reconnect(kind: str) -> None:
+    # a name that does not resolve resolves the same way on the next try: no retry loop
+    url = f"{'ws' if kind == 'ws' else 'http'}://nonexistent.invalid/x"
+    again = rtnb.connect(kind, url, backoff=FAST)
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match=r"cannot resolve host 'nonexistent\.invalid'"):
+        again.wait_open(20)
+    assert time.monotonic() - started < 5
+    assert again.state == "failed"
+    time.sleep(0.3)
+    assert again.stats.errors == 1 and again.stats.reconnects == 0
 
 
 class _WrongSubprotocolServer:

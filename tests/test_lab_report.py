@@ -11,7 +11,14 @@ import pytest
 import rtnb.lab.report
 from rtnb.lab.claims import judge
 from rtnb.lab.numbers import ProtocolResult
-from rtnb.lab.report import latency_plot, metric_rows, notes, render_html, render_text
+from rtnb.lab.report import (
+    TEXT_WIDTH,
+    latency_plot,
+    metric_rows,
+    notes,
+    render_html,
+    render_text,
+)
 
 from .test_lab_claims import row
 
@@ -65,3 +72,17 @@ def test_the_plot_data_shares_log_bins_across_protocols() -> None:
 def test_docstring_examples() -> None:
     result = doctest.testmod(rtnb.lab.report, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_text_fits_the_width_and_wraps_only_at_spaces() -> None:
+    rows = [
+        row("ws", reconnect="restarted: " + "after a long explanation " * 8),
+        row("sse", transport="HTTP/1.1 over TCP", client_send="refused"),
+    ]
+    verdicts = judge(rows)
+    text = render_text(rows, verdicts, "title")
+    assert max(len(line) for line in text.splitlines()) <= TEXT_WIDTH
+    words = set(text.split())
+    for v in verdicts:  # every word of every cell is whole somewhere in the text
+        assert set(v.measured.split()) <= words and set(v.claim.says.split()) <= words
+    assert set(rows[0].reconnect.split()) <= words

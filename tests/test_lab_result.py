@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import itertools
 import json
 from pathlib import Path
 
@@ -74,3 +75,17 @@ def test_html_carries_the_plot_only_when_there_are_samples() -> None:
 def test_the_package_docstring_example() -> None:
     result = doctest.testmod(rtnb.lab, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_plot_ticks_are_plain_ms_that_do_not_crowd() -> None:
+    c = Comparison([row("ws", latency_ms=[0.05, 0.2, 0.3, 0.9, 4.0, 30.0])])
+    fig = c.plot()
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all("$" not in t and "^" not in t for t in labels)  # not 10^-1 mathtext
+    assert [float(t) for t in labels] == sorted(float(t) for t in labels)
+    assert len(labels) <= 9
+    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes)), "labels overlap"

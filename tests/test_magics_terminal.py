@@ -135,6 +135,17 @@ def test_help_shows_usage_with_examples(tmp_path: Path) -> None:
     assert "%rt_connect ws /ws/ticker?rate=5 --name tick" in p.stdout
     assert "--send-on-open JSON" in p.stdout
     assert "--last-event-id" in p.stdout
+    # the help opens with a usage paragraph, not reST's stray "::", and lists the
+    # kinds the unknown-kind error names
+    doc = p.stdout.split("Docstring:", 1)[1].lstrip()
+    assert doc.startswith("Usage: %rt_connect"), doc[:80]
+    assert "::\n" not in p.stdout.split("Examples::")[0]
+    wrong = ipython("%load_ext rtnb\n%rt_connect smoke /x", tmp_path)
+    named = (wrong.stdout + wrong.stderr).split("use one of ", 1)[1].splitlines()[0]
+    kinds = [k.strip("' ") for k in named.split(",")]
+    assert "replay" in kinds
+    listed = " ".join(p.stdout.split("positional arguments:", 1)[1].split("url", 1)[0].split())
+    assert listed.startswith("kind " + ", ".join(kinds)), listed
 
 
 def test_completion_in_a_terminal_shell(tmp_path: Path) -> None:
@@ -211,10 +222,11 @@ def test_docstring_examples() -> None:
     import doctest
 
     import rtnb.completion
+    import rtnb.helptext
     import rtnb.magics
 
     # complete() and its examples moved to rtnb.completion (magics.py stays under 600 lines)
-    results = [doctest.testmod(m) for m in (rtnb.magics, rtnb.completion)]
+    results = [doctest.testmod(m) for m in (rtnb.magics, rtnb.completion, rtnb.helptext)]
     assert sum(r.failed for r in results) == 0 and sum(r.attempted for r in results) > 0
 
 

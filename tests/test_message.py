@@ -341,3 +341,13 @@ def test_json_never_raises_for_any_payload(data: str | bytes) -> None:
     m.json  # noqa: B018
     assert isinstance(m.text, str)
     assert m.size >= 0
+
+
+def test_latest_is_the_newest_message_of_a_direction() -> None:
+    log = MessageLog()
+    assert log.latest() is None
+    log.append(Message.incoming("a"))
+    log.append(Message.incoming("b"))
+    log.append(Message("out", direction="out"))
+    assert log.latest().data == "b"  # type: ignore[union-attr]
+    assert log.latest(direction=None).data == "out"  # type: ignore[union-attr]

@@ -38,3 +38,22 @@ def test_counters_count_interruptions_and_snapshot_them() -> None:
     assert s.down_seconds == pytest.approx(1.5 + 0.5 * (GAP_WINDOWS + 2))
     assert len(s.gap_windows) == GAP_WINDOWS and s.gap_windows[-1] == (111.0, 111.5)
     assert s.state == "open" and s.received == 0
+
+
+def test_stats_print_as_one_short_line_with_rounded_rates() -> None:
+    s = Stats(received=84, rate=8.666666666666666, bytes_in=2048, errors=2, last_error="boom")
+    text = repr(s)
+    assert text == str(s)
+    assert "8.7 msg/s over the last 5 s" in text and "8.666" not in text
+    assert "received 84" in text and "in 2.0 KB" in text and "errors 2" in text
+    assert "reconnects" not in text  # zero trouble counters stay out of the line
+    assert "\n" not in text and len(text) < 120
+    assert dict(s)["rate"] == 8.666666666666666  # the mapping keeps the exact figure
+
+
+def test_stats_html_card_escapes_and_rounds() -> None:
+    s = Stats(received=5, rate=1.23456, last_error="<b>x</b>", extra={"ping_rtt": 0.0012345})
+    card = s._repr_html_()
+    assert "1.2 msg/s" in card and "over the last 5 s" in card
+    assert "&lt;b&gt;x&lt;/b&gt;" in card and "<b>x</b>" not in card
+    assert "ping_rtt" in card and "0.001234" in card

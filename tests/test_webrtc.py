@@ -663,3 +663,21 @@ def test_twenty_connect_close_cycles_leave_nothing_behind(server: Server) -> Non
             break
         assert time.monotonic() < deadline, f"leftovers: {now} vs {(tasks, udp, fds, 0, 0)}"
         time.sleep(0.1)
+
+
+@webrtc
+def test_signaling_log_shows_offer_answer_and_states_in_order(server: Server) -> None:
+    bot = rtnb.connect("webrtc", server.url_for("/webrtc/bot"), name="logged").wait_open(30)
+    events = bot.stats.signaling_log
+    kinds = [(e.direction, e.type) for e in events]
+    assert ("out", "offer") in kinds and ("in", "answer") in kinds
+    assert kinds.index(("out", "offer")) < kinds.index(("in", "answer"))
+    offer = next(e for e in events if e.type == "offer")
+    assert "candidate(s)" in offer.summary and "host udp 127.0.0.2:" in offer.summary
+    states = [e.summary for e in events if e.type == "ice"]
+    assert states[0] == "new" and ("completed" in states or "connected" in states)
+    assert ("state", "dtls") in kinds and events[-1].type == "data channel"
+    times = [e.t for e in events]
+    assert times == sorted(times)
+    assert "+0.000 s" in repr(events) and "rtnb-signaling-log" in events._repr_html_()
+    bot.close()

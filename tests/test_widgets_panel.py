@@ -112,3 +112,64 @@ def test_panel_of_a_one_way_kind_has_no_send_box(server: Server) -> None:
     panel.send_text("hello")
     assert panel.controls.feedback["ok"] is False
     assert c.stats.sent == 0
+
+
+def test_panel_counts_what_arrived_since_pause(server: Server) -> None:
+    c = echo(server)
+    panel = c.panel()
+    c.send("before")
+    wait_for(lambda: c.stats.received == 1)
+    panel.pause()
+    assert panel.controls.new_since_pause == 0
+    for i in range(3):
+        c.send(f"while paused {i}")
+    wait_for(lambda: panel.controls.new_since_pause == 3)
+    panel.resume()
+    assert panel.controls.new_since_pause == 0 and not panel.controls.paused
+
+
+def test_panel_disconnect_then_reconnect_reopens_the_same_way(server: Server) -> None:
+    c = rtnb.connect(
+        "ws", server.url_for("/ws/echo"), name="again", send_on_open=["hi"], max_messages=50
+    ).wait_open(10)
+    panel = c.panel(max_rows=7)
+    panel._on_front_end_msg(panel.controls, {"type": "disconnect"}, [])
+    assert c.state == "closed"
+    wait_for(lambda: panel.controls.state == "closed")
+    panel._on_front_end_msg(panel.controls, {"type": "retry"}, [])
+    fresh = panel.retried
+    assert fresh is not None and list(panel.children) == [fresh]
+    new = fresh.connection
+    assert new is not c and new is rtnb.get_connection("again")
+    assert (new.kind, new.url, new.log.max_messages) == ("ws", c.url, 50)
+    assert new.recv(timeout=10).data == "hi"  # send_on_open came along
+    assert fresh.table is not None and fresh.table.max_rows == 7
+    wait_for(lambda: fresh.controls.state == "open")
+    assert not panel.running
+
+
+def test_panel_retry_after_a_failure_names_why_it_cannot(server: Server) -> None:
+    c = rtnb.connect("ws", "ws://nonexistent.invalid/x", name="nowhere")
+    panel = c.panel()
+    wait_for(lambda: panel.controls.state == "failed")
+    fresh = panel.retry()
+    assert fresh is not None and fresh.connection is not c
+    wait_for(lambda: fresh.controls.state == "failed")
+    assert "cannot resolve host" in fresh.controls.counters["last_error"]
+
+
+def test_panel_filter_box_refilters_the_table(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/ticker?symbols=AAPL,MSFT&rate=20")).wait_open(10)
+    panel = c.panel(max_rows=30)
+    wait_for(lambda: panel.table is not None and len(panel.table.rows) >= 6)
+    old = panel.table
+    panel._on_front_end_msg(panel.controls, {"type": "filter", "text": "symbol=MSFT"}, [])
+    assert panel.table is not old and not old.running
+    assert panel.controls.filter_text == "symbol=MSFT"
+    wait_for(lambda: panel.table is not None and len(panel.table.rows) >= 3)
+    assert {r["cells"]["symbol"] for r in panel.table.rows} == {"MSFT"}
+    panel.set_filter("=AAPL")
+    assert panel.controls.feedback["ok"] is False
+    assert panel.controls.feedback["text"].startswith("filter not applied")
+    panel.set_filter("")
+    wait_for(lambda: {r["cells"].get("symbol") for r in panel.table.rows} >= {"AAPL", "MSFT"})

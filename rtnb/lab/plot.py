@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .numbers import ProtocolResult
 from .report import latency_plot
@@ -49,11 +49,46 @@ def latency_figure(results: Sequence[ProtocolResult], rate: float | None = None)
                 value, color="#c44e52", linestyle=_STYLES[name], label=f"{name} {value:.2f} ms"
             )
         ax.set_xscale("log")
+        _ms_ticks(ax, data.edges_ms[0], data.edges_ms[-1])
         ax.set_ylabel(panel.label, rotation=0, ha="right", va="center")
         ax.legend(loc="upper right", fontsize="small", frameon=False)
     axes[-1].set_xlabel(data.xlabel)
     axes[0].set_title(data.title, fontsize="small")
     return fig
+
+
+def ms_ticks(lo: float, hi: float, most: int = 9) -> list[float]:
+    """Readable tick values in ms for a log axis from ``lo`` to ``hi``: 1-2-5 steps, or decades.
+
+    >>> ms_ticks(0.08, 3.0)
+    [0.1, 0.2, 0.5, 1.0, 2.0]
+    >>> ms_ticks(0.002, 900.0)
+    [0.01, 0.1, 1.0, 10.0, 100.0]
+    """
+    for steps in ((1, 2, 5), (1, 3), (1,)):
+        ticks = [
+            float(f"{m * 10.0**e:.6g}")
+            for e in range(-4, 6)
+            for m in steps
+            if lo <= m * 10.0**e <= hi
+        ]
+        if len(ticks) <= most:
+            break
+    while len(ticks) > most:  # many decades: every second one
+        ticks = ticks[1::2]
+    return ticks
+
+
+def _ms_ticks(ax: Any, lo: float, hi: float) -> None:
+    """Label the log axis with plain numbers (0.2, 1, 5) and no crowded minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    ticks = ms_ticks(lo, hi)
+    if len(ticks) < 2:
+        return  # a narrow range: matplotlib's own ticks read fine
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 @functools.cache

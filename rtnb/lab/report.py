@@ -7,6 +7,7 @@ matplotlib).
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -71,12 +72,31 @@ def notes(results: Sequence[ProtocolResult]) -> list[str]:
     return out
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+#: Widest line :func:`render_text` writes: long cells and notes wrap at spaces to fit,
+#: so a notebook or terminal never breaks a word.
+TEXT_WIDTH = 100
+
+
+def _table(header: list[str], rows: list[list[str]], width: int = TEXT_WIDTH) -> str:
+    """Columns two spaces apart; the widest column's cells wrap at spaces to fit ``width``."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        i = widths.index(max(widths))
+        fit = width - (sum(widths) - widths[i]) - 2 * (len(widths) - 1)
+        longest_word = max((len(w) for r in rows for w in r[i].split()), default=1)
+        new = max(fit, longest_word, len(header[i]), 12)
+        if new >= widths[i]:
+            break  # no narrower without breaking a word: leave the line long
+        widths[i] = new
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        cells = [textwrap.wrap(c, w) or [""] for c, w in zip(r, widths, strict=True)]
+        for k in range(max(len(c) for c in cells)):
+            parts = [
+                (c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)
+            ]
+            lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
 
 
@@ -102,7 +122,7 @@ def render_text(
     lines = notes(results)
     if lines:
         out.append("")
-        out.extend(lines)
+        out.extend(textwrap.fill(line, TEXT_WIDTH, subsequent_indent="    ") for line in lines)
     return "\n".join(out)
 
 

@@ -28,7 +28,7 @@ import os
 import platform
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +40,7 @@ from ..registry import connect
 from ..runtime import get_runtime, in_loop_thread
 from .findings import binary_finding, reconnect_finding
 from .numbers import LABELS, ProtocolResult
+from .progress import ProgressLine
 from .result import Comparison
 from .wire import (
     HEADER_SIZE,
@@ -459,7 +460,7 @@ def compare(
     protocols: Iterable[str] | str = ("ws", "sse", "webrtc"),
     server: Server | str | None = None,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | bool | None = None,
 ) -> Comparison:
     """Measure WebSocket, SSE and WebRTC side by side and judge the article's claims.
 
@@ -476,7 +477,9 @@ def compare(
         server: an rtnb :class:`~rtnb.server.Server`, the URL of one (for example
             ``rtnb serve`` in another terminal of this machine), or None to use
             the running in-kernel server or start one for the run.
-        progress: called with a short line as each step starts.
+        progress: called with a short line as each step starts; by default
+            (``None``) a Jupyter kernel shows a progress bar updated in place and
+            a terminal nothing; ``False`` shows nothing anywhere.
 
     Returns:
         A :class:`~rtnb.lab.Comparison` (HTML in notebooks, text in terminals,
@@ -497,9 +500,45 @@ def compare(
         raise RuntimeError(
             "rtnb.compare() blocks: from the rtnb loop use 'await rtnb.acompare(...)'"
         )
-    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, progress)
     budget = 120 + len(rows) * (duration + 4 * (OPEN_TIMEOUT + GRACE))
-    return get_runtime().run(coro, budget)
+    with _progress(progress, 4 * len(rows)) as step:
+        coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
+        return get_runtime().run(coro, budget)
+
+
+@contextlib.contextmanager
+def _progress(
+    progress: Callable[[str], None] | bool | None, total: int
+) -> Iterator[Callable[[str], None] | None]:
+    """The step callback for a run: the caller's, none, or (``None`` in a kernel) a bar.
+
+    The bar ends full when the run succeeds and says "stopped" where it failed.
+    """
+    if progress is not None:
+        yield progress if callable(progress) else None
+        return
+    bar = _notebook_bar(total)
+    if bar is None:
+        yield None
+        return
+    try:
+        yield bar.step
+    except BaseException:
+        bar.finish("stopped")
+        raise
+    bar.finish()
+
+
+def _notebook_bar(total: int) -> ProgressLine | None:
+    """A progress bar when running in a Jupyter kernel, else None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    return ProgressLine(total)
 
 
 async def acompare(
@@ -509,7 +548,7 @@ async def acompare(
     protocols: Iterable[str] | str = ("ws", "sse", "webrtc"),
     server: Server | str | None = None,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | bool | None = None,
 ) -> Comparison:
     """The async twin of :func:`compare`: ``await rtnb.acompare()`` in a cell.
 
@@ -518,5 +557,6 @@ async def acompare(
     """
     rows = _rows(protocols)
     _check(duration, rate, payload_size)
-    coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, progress)
-    return await get_runtime().arun(coro)
+    with _progress(progress, 4 * len(rows)) as step:
+        coro = _compare_on_loop(float(duration), float(rate), payload_size, rows, server, step)
+        return await get_runtime().arun(coro)

@@ -370,10 +370,18 @@ def _connect_error(exc: httpx.ConnectError, url: str) -> ConnectError:
         if isinstance(seen, ConnectionRefusedError):
             return ConnectError(f"connection refused by {host} (is the server running?)")
         if isinstance(seen, socket.gaierror):  # no such name, or no DNS at all (offline)
-            return ConnectError(f"cannot resolve host {urlsplit(url).hostname!r}")
+            return _unresolved(url)
         seen = seen.__cause__ or seen.__context__
     if "refused" in text.lower():
         return ConnectError(f"connection refused by {host} (is the server running?)")
     if "Name or service not known" in text or "nodename nor servname" in text:
-        return ConnectError(f"cannot resolve host {urlsplit(url).hostname!r}")
+        return _unresolved(url)
     return ConnectError(f"cannot connect to {host}: {text or type(exc).__name__}")
+
+
+def _unresolved(url: str) -> ConnectError:
+    """A name-resolution failure: fatal, since the next try resolves the same way."""
+    return ConnectError(
+        f"cannot resolve host {urlsplit(url).hostname!r} (check the name, or the internet)",
+        fatal=True,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -45,6 +46,7 @@ from ..negotiator import (
 )
 from ..options import WebRTCOptions
 from ..rtc import HIGH_WATER, LOW_WATER, Peer, one_line, parse_ice_servers
+from ..signallog import SignalBook, summarise
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 from .ws import _headers, _os_error_text
@@ -134,6 +136,8 @@ class WebRTCTransport(Transport):
         self._opened: asyncio.Future[None] | None = None
         self._ended: asyncio.Future[str] | None = None
         self._drained = asyncio.Event()
+        #: Offer, answer, candidates and state changes, bounded (``stats.signaling_log``).
+        self.signals = SignalBook()
 
     @property
     def role_used(self) -> str | None:
@@ -249,6 +253,7 @@ class WebRTCTransport(Transport):
             "connection_state": pc.connectionState if pc is not None else None,
             "dtls_state": sctp.transport.state if sctp is not None else None,
             "waiting_for": self.waiting_for,
+            "signaling_log": self.signals.snapshot(),
         }
 
     # --- signaling ----------------------------------------------------------------------
@@ -266,6 +271,8 @@ class WebRTCTransport(Transport):
             await ws.send(signaling.dumps(message))
         except ConnectionClosed as exc:
             self._fail(ConnectError(f"signaling closed while sending: {exc}"))
+            return
+        self.signals.note("out", *summarise(message), now=time.time())
 
     async def _read_signaling(self, ws: ClientConnection) -> None:
         why = "the signaling server closed the WebSocket"
@@ -277,6 +284,7 @@ class WebRTCTransport(Transport):
                     log.info("rtnb webrtc: bad signaling message: %s", exc)
                     await self._send_signal(signaling.error(f"rtnb could not use that: {exc}"))
                     continue
+                self.signals.note("in", *summarise(sig.data), now=time.time())
                 async with self._lock:
                     await self._perform(self._negotiator.received(sig))
         except ConnectionClosed as exc:
@@ -362,7 +370,18 @@ class WebRTCTransport(Transport):
         peer = self._peer = Peer(self.ice_servers, self._on_datachannel)
         pc = peer.pc
         pc.on("connectionstatechange", lambda: self._on_pc_state(peer))
+        pc.on("iceconnectionstatechange", lambda: self._note_states(peer))
+        pc.on("icegatheringstatechange", lambda: self._note_states(peer))
         return peer
+
+    def _note_states(self, peer: Peer) -> None:
+        """Log ICE, DTLS and connection states as they change (the signaling log)."""
+        pc, now = peer.pc, time.time()
+        self.signals.state("ice gathering", pc.iceGatheringState, now)
+        self.signals.state("ice", pc.iceConnectionState, now)
+        sctp = pc.sctp
+        self.signals.state("dtls", sctp.transport.state if sctp is not None else None, now)
+        self.signals.state("connection", pc.connectionState, now)
 
     async def _drop_peer(self) -> None:
         peer, self._peer = self._peer, None
@@ -408,6 +427,7 @@ class WebRTCTransport(Transport):
     def _on_pc_state(self, peer: Peer) -> None:
         if peer is not self._peer:
             return
+        self._note_states(peer)
         pc = peer.pc
         state = pc.connectionState
         if state == "failed":
@@ -441,6 +461,7 @@ class WebRTCTransport(Transport):
             self._channel_opened(ch)
 
     def _channel_opened(self, ch: RTCDataChannel) -> None:
+        self.signals.note("state", "data channel", f"{ch.label!r} open", now=time.time())
         if ch is not self._channel:
             return
         self._act_all_now(self._negotiator.channel_opened())

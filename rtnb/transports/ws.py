@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -289,7 +290,8 @@ class WebSocketTransport(Transport):
             # the same certificate or protocol mismatch fails the same way again
             raise ConnectError(_tls_error_text(exc, self.url), fatal=True) from exc
         except OSError as exc:
-            raise ConnectError(_os_error_text(exc, self.url)) from exc
+            # no such host (or no DNS at all, offline): the next try resolves the same way
+            raise ConnectError(_os_error_text(exc, self.url), fatal=_unresolved(exc)) from exc
         offered = self._connect_kwargs["subprotocols"]
         if offered and ws.subprotocol is None:
             await ws.close(1002, "no subprotocol")
@@ -405,6 +407,11 @@ def _os_error_text(exc: OSError, url: str) -> str:
         return f"connection refused by {host} (is the server running?)"
     if isinstance(exc, ConnectionResetError):
         return f"connection reset by {host} during the handshake"
-    if exc.__class__.__name__ == "gaierror" or "Name or service not known" in str(exc):
-        return f"cannot resolve host {urlsplit(url).hostname!r}"
+    if _unresolved(exc):
+        return f"cannot resolve host {urlsplit(url).hostname!r} (check the name, or the internet)"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _unresolved(exc: OSError) -> bool:
+    """True when ``exc`` is a name-resolution failure (``socket.gaierror``): retrying is futile."""
+    return isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc)

@@ -3,9 +3,15 @@
     >>> c = rtnb.connect("ws", url)     # doctest: +SKIP
     >>> c                               # doctest: +SKIP   (the panel, in a notebook)
 
-Counters refresh twice a second (only when they changed); the state dot
-changes as soon as the state does. A terminal IPython gets the one-line
-summary; nbconvert and saved notebooks get the HTML summary.
+Counters refresh ten times a second, as often as the table below, so the two
+agree (only when they changed); the state dot
+changes as soon as the state does. The buttons follow the state: Send and
+Pause are disabled (with a tooltip saying why) on a one-way, closed or failed
+connection; Disconnect closes it; Retry (failed) or Reconnect (closed) opens
+it again with the same kind, URL and options. While paused the panel counts
+what arrived since; the filter box re-filters the table (``symbol=AAPL``).
+A terminal IPython gets the one-line summary; nbconvert and saved notebooks
+get the HTML summary.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import ipywidgets
 import traitlets
 
 from ..display import STATE_COLOURS, connection_html
+from ..errors import describe
 from ..reader import check_rate
 from ..runtime import get_runtime
 from ..sendtext import parse_send_text
+from ..source import FINAL_STATES
 from ._view import LiveView, in_kernel
 from .table import LiveTable
 
@@ -51,6 +59,9 @@ class PanelControls(anywidget.AnyWidget):
     send_refusal = traitlets.Unicode("").tag(sync=True)
     counters = traitlets.Dict().tag(sync=True)
     paused = traitlets.Bool(False).tag(sync=True)
+    new_since_pause = traitlets.Int(0).tag(sync=True)
+    has_table = traitlets.Bool(True).tag(sync=True)
+    filter_text = traitlets.Unicode("").tag(sync=True)
     feedback = traitlets.Dict().tag(sync=True)
 
 
@@ -60,7 +71,7 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     Args:
         conn: the connection.
         table: show the live table below (default ``True``).
-        rate: counter refreshes per second (default 2).
+        rate: counter refreshes per second (default 10, the table's rate).
         **table_options: passed to :class:`~rtnb.widgets.table.LiveTable`
             (``columns``, ``max_rows``, ``filter``, ...).
 
@@ -72,9 +83,14 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     table: LiveTable | None = None
 
     def __init__(
-        self, conn: Source, *, table: bool = True, rate: float = 2.0, **table_options: Any
+        self, conn: Source, *, table: bool = True, rate: float = 10.0, **table_options: Any
     ) -> None:
         check_rate(rate)
+        self._rate = rate
+        self._table_options = dict(table_options)
+        self._received_at_pause = 0
+        #: The panel that replaced this one's content after Retry (``None`` before).
+        self.retried: ConnectionPanel | None = None
         # The table first: it checks its options before it opens a widget, so bad
         # options leave no orphaned controls widget behind.
         self.table = LiveTable(conn, **table_options) if table else None
@@ -87,6 +103,8 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
             can_send=conn.can_send,
             send_refusal=conn.send_refusal,
             counters=_counters(conn),
+            has_table=self.table is not None,
+            filter_text=str(table_options.get("filter") or ""),
         )
         self._feedback_n = 0
         children = [self.controls] + ([self.table] if self.table is not None else [])
@@ -104,6 +122,8 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         counters = _counters(self._source)
         if counters != self.controls.counters:
             self.controls.counters = counters
+        if self.controls.paused:
+            self.controls.new_since_pause = counters["received"] - self._received_at_pause
         if self.controls.state != self._source.state:
             self.controls.state = self._source.state
 
@@ -126,6 +146,12 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
                 self.resume()
         elif kind == "clear":
             self.clear()
+        elif kind == "disconnect":
+            self.disconnect()
+        elif kind == "retry":
+            self.retry()
+        elif kind == "filter":
+            self.set_filter(str(content.get("text", "")))
 
     def _say(self, ok: bool, text: str) -> None:
         self._feedback_n += 1
@@ -163,7 +189,9 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
         fut.add_done_callback(done)
 
     def pause(self) -> None:
-        """Freeze the table (messages keep arriving in the log)."""
+        """Freeze the table (messages keep arriving in the log; the panel counts them)."""
+        self._received_at_pause = self._source.stats.received
+        self.controls.new_since_pause = 0
         self.controls.paused = True
         if self.table is not None:
             self.table.pause()
@@ -171,8 +199,68 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
     def resume(self) -> None:
         """Unfreeze the table; it jumps to the newest messages."""
         self.controls.paused = False
+        self.controls.new_since_pause = 0
         if self.table is not None:
             self.table.resume()
+
+    def disconnect(self) -> None:
+        """What the Disconnect button does: close the connection (views keep their state)."""
+        close = getattr(self._source, "close", None)
+        if close is None:
+            self._say(False, f"{self._source.kind} connections cannot be closed from here")
+            return
+        close()
+        self._say(True, "disconnected: Reconnect opens it again")
+
+    def retry(self) -> ConnectionPanel | None:
+        """What Retry / Reconnect does: open the connection again, as it was opened.
+
+        A new connection with the same kind, URL, name and options replaces the
+        old one in the registry; notebook variables bound to the old one are
+        rebound to it, and this panel shows the new one from then on.
+
+        Returns:
+            The panel now shown inside this one, or ``None`` when reopening failed
+            (the reason shows under the send box).
+        """
+        old = self._source
+        try:
+            new = reopen(old)
+        except Exception as exc:
+            self._say(False, f"cannot reconnect: {describe(exc)}")
+            return None
+        fresh = ConnectionPanel(
+            new, table=self.table is not None, rate=self._rate, **self._table_options
+        )
+        self.stop()
+        self.retried = fresh
+        self.children = [fresh]
+        if self.table is not None:
+            self.table.close()
+        self.controls.close()
+        return fresh
+
+    def set_filter(self, text: str) -> None:
+        """What the filter box does: show only matching messages (empty: all of them).
+
+        ``text`` is a table filter (``symbol=AAPL``, ``symbol~AA``, or text to look for);
+        the table is rebuilt with it and re-reads what the log holds.
+        """
+        if self.table is None:
+            return
+        options = dict(self._table_options, filter=text.strip() or None)
+        try:
+            table = LiveTable(self._source, **options)
+        except (TypeError, ValueError) as exc:
+            self._say(False, f"filter not applied: {describe(exc)}")
+            return
+        old, self.table = self.table, table
+        self._table_options = options
+        self.children = [self.controls, table]
+        old.close()
+        self.controls.filter_text = text.strip()
+        if self.controls.paused:
+            table.pause()
 
     def clear(self) -> None:
         """Empty the table. The connection's data stays: ``messages``, ``recv()``
@@ -214,13 +302,43 @@ def _counters(conn: Source) -> dict[str, Any]:
     return {
         "received": s.received,
         "sent": s.sent,
-        "rate": round(s.rate, 1),
+        # an ended connection receives nothing: its last 5 s mean would mislead
+        "rate": 0.0 if conn.state in FINAL_STATES else round(s.rate, 1),
         "bytes_in": s.bytes_in,
         "bytes_out": s.bytes_out,
         "reconnects": s.reconnects,
         "errors": s.errors,
         "last_error": s.last_error or "",
     }
+
+
+def reopen(conn: Source) -> Source:
+    """A new connection like ``conn`` (kind, URL, name, options), registered in its place.
+
+    Notebook variables that held ``conn`` are rebound to the new connection.
+
+    Raises:
+        RuntimeError: for a connection that :func:`rtnb.connect` did not make.
+    """
+    if conn.reopener is None:
+        raise RuntimeError(f"{conn.name} was not made by rtnb.connect(): cannot reopen it")
+    new = conn.reopener()
+    _rebind(conn, new)
+    return new
+
+
+def _rebind(old: object, new: object) -> None:
+    """Point the notebook's variables that name ``old`` at ``new`` (in a kernel only)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    names = [k for k, v in shell.user_ns.items() if v is old and not k.startswith("_")]
+    for name in names:
+        shell.user_ns[name] = new
 
 
 def display_connection(conn: Source) -> None:

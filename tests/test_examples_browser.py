@@ -1,0 +1,123 @@
+"""Every example after "Run All" in a real JupyterLab (headless Chromium): no errors, and the
+views are still live when the run ends (the streams are not closed by a last cell).
+
+Run inside the loopback-only namespace (offline: 07 replays its samples):
+``scripts/test-netns env PYTHONPATH=$PWD .venv/bin/python -m pytest tests/test_examples_browser.py``
+
+With ``RTNB_UPDATE_SCREENSHOT=1`` it writes ``docs/examples/NN.png`` (the README's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, require_netns
+from .labpage import Lab, jupyter_lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.ipynb"))
+SHOTS = ROOT / "docs" / "examples"
+ERRORS = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    require_netns()
+    work = tmp_path_factory.mktemp("examples")
+    for path in EXAMPLES:
+        shutil.copy(path, work / path.name)
+    shutil.copytree(ROOT / "examples" / "data", work / "data")
+    with jupyter_lab(work, width=1100, height=1400) as running:
+        yield running
+
+
+def run_all(lab: Lab, name: str) -> Any:
+    page = lab.open(name)
+    page.wait_for_timeout(1500)  # the run starts
+    lab.wait_idle(page, timeout=240)
+    return page
+
+
+def texts(page: Any, selector: str) -> list[str]:
+    # textContent, not innerText: cells scrolled out of view render no layout text
+    return list(
+        page.evaluate(
+            "(sel) => [...document.querySelectorAll(sel)].map(e => e.textContent)", selector
+        )
+    )
+
+
+def ended_views(page: Any) -> list[str]:
+    states = texts(page, ".rtnb-panel-state")
+    return [s for s in states if s.lower().startswith(("closed", "failed"))]
+
+
+def screenshot(page: Any, path: Path) -> None:
+    """The whole notebook, scaled to 800 px wide with a 256-colour palette (small files)."""
+    from PIL import Image, ImageChops
+
+    top = (
+        "() => { let h = 0; for (const e of document.querySelectorAll('.jp-WindowedPanel-outer'))"
+        " { e.scrollTop = 0; h = Math.max(h, e.scrollHeight); } return h; }"
+    )
+    page.set_viewport_size({"width": 1100, "height": 9000})  # tall: every cell in view
+    page.wait_for_timeout(1000)
+    height = page.evaluate(top)
+    page.set_viewport_size({"width": 1100, "height": min(16000, max(1400, height + 200))})
+    page.wait_for_timeout(2000)  # the layout follows, views redraw
+    page.evaluate(top)
+    raw = path.with_suffix(".raw.png")
+    page.locator(".jp-Notebook").screenshot(path=str(raw))
+    image = Image.open(raw).convert("RGB")
+    blank = Image.new("RGB", image.size, image.getpixel((image.width - 1, image.height - 1)))
+    box = ImageChops.difference(image, blank).getbbox()  # the content, without the blank end
+    if box is not None:
+        image = image.crop((0, 0, image.width, min(image.height, box[3] + 16)))
+    image = image.resize((800, round(image.height * 800 / image.width)), Image.LANCZOS)
+    image.quantize(256).save(path, optimize=True)
+    raw.unlink()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_run_all_reads_well_and_leaves_live_views(lab: Lab, path: Path, tmp_path: Path) -> None:
+    page = run_all(lab, path.name)
+    assert page.locator(ERRORS).count() == 0, texts(page, ERRORS)
+    assert ended_views(page) == []
+    name = path.stem[:2]
+    if name == "01":  # the table keeps moving after the run: its newest row changes
+        rows = ".rtnb-table tbody tr.rtnb-row"
+        first = page.locator(rows).first.get_attribute("data-seq")
+        page.wait_for_function(
+            "([sel, first]) => document.querySelector(sel)?.dataset.seq !== first",
+            arg=[rows, first],
+            timeout=15_000,
+        )
+    if name == "04":  # the signaling it took, with the states as they changed
+        log = " ".join(texts(page, ".rtnb-signaling-log"))
+        for word in ("offer", "answer", "ice", "dtls", "connected", "data channel"):
+            assert word in log, log[:400]
+    if name == "06":
+        bars = texts(page, ".rtnb-progress")
+        assert bars and all("done" in b for b in bars), bars
+    if name == "07":
+        body = " ".join(texts(page, ".jp-Notebook"))
+        assert "replaying data/coinbase-ticker-sample.jsonl" in body
+        assert "Traceback" not in body
+    time.sleep(2)  # the plots fill a little more for the picture
+    out = SHOTS / f"{path.stem}.png" if os.environ.get("RTNB_UPDATE_SCREENSHOT") else None
+    if out is not None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        screenshot(page, out)
+    page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('kernelmenu:shutdown');"
+        " await window.jupyterapp.commands.execute('application:close-all'); }"
+    )
+    page.close()
