@@ -5,7 +5,7 @@
 
 The recipe (token, settings in a temp dir, ``--allow-root``, waiting for an
 idle kernel, running all cells without awaiting the command) is the one
-tests/test_views_browser.py follows; run it inside the loopback-only namespace.
+every browser test of a notebook shares; run it inside the loopback-only namespace.
 """
 
 from __future__ import annotations

@@ -10,11 +10,7 @@ Takes a screenshot of the panel, table and plot as it goes; with
 from __future__ import annotations
 
 import os
-import secrets
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +18,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, free_port, require_netns
+from .conftest import ROOT, require_netns
+from .labpage import cell, jupyter_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-FLAGS = [*CHROMIUM_FLAGS]
 
 CELLS = [
     "import rtnb\n"
@@ -68,15 +63,9 @@ PANEL, MPL, CANVAS, ECHO, BIG = 2, 3, 4, 5, 6  # 1-based cell positions
 FAST, BRIEF = 8, 9
 
 
-def cell(n: int) -> str:
-    return f".jp-Notebook .jp-Cell:nth-child({n})"
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     require_netns()
-    from playwright.sync_api import sync_playwright
-
     work = tmp_path_factory.mktemp("lab")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
@@ -86,75 +75,11 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "language": "python",
     }
     nbformat.write(nb, str(work / "views.ipynb"))
-    port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ)
-    for var in ("JUPYTER_CONFIG_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
-        env[var] = str(work / var.lower())
-    log_path = work / "lab.log"
-    with open(log_path, "wb") as log:
-        lab = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "lab",
-                "--no-browser",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                "--allow-root",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={work}",
-                "--LabApp.expose_app_in_browser=True",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if lab.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        "JupyterLab did not start:\n" + log_path.read_text()
-                    ) from None
-                time.sleep(0.3)
-        with sync_playwright() as pw:
-            ctx = pw.chromium.launch_persistent_context(
-                str(work / "profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=FLAGS,
-                viewport={"width": 1280, "height": 2400},
-            )
-            try:
-                pg = ctx.new_page()
-                pg.goto(f"{base}/lab/tree/views.ipynb?token={token}")
-                pg.wait_for_function(
-                    "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session"
-                    "?.kernel?.status === 'idle'",
-                    timeout=90_000,
-                )
-                pg.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-                pg.evaluate(
-                    "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
-                )
-                pg.wait_for_selector(f"{cell(ECHO)} .rtnb-panel-controls", timeout=90_000)
-                pg.started = time.monotonic()
-                yield pg
-            finally:
-                ctx.close()
-    finally:
-        lab.terminate()
-        try:
-            lab.wait(20)
-        except subprocess.TimeoutExpired:
-            lab.kill()
+    with jupyter_lab(work) as lab:
+        pg = lab.open("views.ipynb", run_all=True)
+        pg.wait_for_selector(f"{cell(ECHO)} .rtnb-panel-controls", timeout=90_000)
+        pg.started = time.monotonic()
+        yield pg
 
 
 def wait_for(page: Any, expression: str, arg: Any = None, timeout: float = 30) -> Any:
