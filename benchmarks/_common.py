@@ -75,14 +75,14 @@ def rtnb_ingest_seconds(kind: str, url: str, n: int, parse: bool, **options: obj
 
 
 @contextmanager
-def node_ws_server() -> Iterator[str]:
-    """Start tests/node/ws_server.js; yield its ws:// base URL."""
+def node_ws_server(script: str = "ws_server.js") -> Iterator[str]:
+    """Start a Node WebSocket peer from tests/node (``ws_server.js``); yield its ws:// base URL."""
     node = shutil.which("node")
     if node is None or not (NODE_DIR / "node_modules").is_dir():
         sys.exit("needs Node.js and tests/node/node_modules (run scripts/test once)")
     port = free_port()
     proc = subprocess.Popen(
-        [node, "ws_server.js", str(port)], cwd=NODE_DIR, stdout=subprocess.PIPE, text=True
+        [node, script, str(port)], cwd=NODE_DIR, stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None

@@ -25,41 +25,24 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
 from rtnb import jsonfast
 
-from ._common import NODE_DIR, free_port, machine, median, rtnb_ingest_seconds, table
+from ._common import machine, median, node_ws_server, rtnb_ingest_seconds, table
 
 Loads = Callable[[str | bytes], object]
 
 
-@contextmanager
-def blast_server() -> Iterator[str]:
+def blast_server() -> AbstractContextManager[str]:
     """Start tests/node/protocol_blast.js; yield its ws:// base URL."""
-    node = shutil.which("node")
-    if node is None or not (NODE_DIR / "node_modules").is_dir():
-        sys.exit("needs Node.js and tests/node/node_modules (run scripts/test once)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [node, "protocol_blast.js", str(port)], cwd=NODE_DIR, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    return node_ws_server("protocol_blast.js")
 
 
 async def raw_jsonrpc(url: str, n: int, loads: Loads) -> float:
