@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -135,6 +137,28 @@ def require_node() -> str:
     if node is None or not NODE_MODULES.is_dir():
         pytest.fail("Node.js and tests/node/node_modules are needed: run scripts/test")
     return node
+
+
+@contextlib.contextmanager
+def node_peer(script: str) -> Iterator[int]:
+    """Run ``tests/node/SCRIPT PORT`` until it prints ``listening``; yield its port."""
+    node = require_node()
+    port = free_port()
+    proc = subprocess.Popen(
+        [node, str(NODE_MODULES.parent / script), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=NODE_MODULES.parent,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening"), proc.stderr.read() if proc.stderr else line
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def require_netns() -> None:

@@ -24,7 +24,7 @@ from rtnb.options import GraphQLOptions, check_options
 from rtnb.server import Server, graphql_handlers
 from rtnb.transports.graphql import operation_of
 
-from .conftest import free_port, require_node, wait_for
+from .conftest import node_peer, require_node, wait_for
 
 NODE = Path(__file__).parent / "node"
 TICKS = 'subscription { ticks(symbols: ["AAPL"], rate: 50) { symbol price } }'
@@ -309,23 +309,8 @@ def test_endpoint_is_listed(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def node_graphql() -> Iterator[str]:
-    node = require_node()
-    port = free_port()
-    proc = subprocess.Popen(
-        [node, str(NODE / "graphql_ws_server.js"), str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=NODE,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening"), proc.stderr.read() if proc.stderr else line
+    with node_peer("graphql_ws_server.js") as port:
         yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_client_against_graphql_ws_server(node_graphql: str) -> None:

@@ -17,7 +17,7 @@ from rtnb.recordfmt import decode_line
 from rtnb.server import Server
 from rtnb.transports.socketio import SUPPORTED, ack_error, event_data, sio_url
 
-from .conftest import free_port, require_node, wait_for
+from .conftest import free_port, node_peer, require_node, wait_for
 
 NODE = Path(__file__).parent / "node"
 
@@ -176,23 +176,8 @@ def test_an_engine_io_v3_server_is_named_as_a_version_mismatch() -> None:
 
 @pytest.fixture(scope="module")
 def node_sio() -> Iterator[str]:
-    node = require_node()
-    port = free_port()
-    proc = subprocess.Popen(
-        [node, str(NODE / "socketio_server.js"), str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=NODE,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening"), proc.stderr.read() if proc.stderr else line
+    with node_peer("socketio_server.js") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_node_server_long_polling_only(node_sio: str) -> None:
