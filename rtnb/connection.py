@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .breaks import BreakBook
 from .errors import (
     ConnectError,
     ConnectionClosed,
@@ -166,7 +167,8 @@ class Connection(Viewable, Verbs):
         )
         if step.state != before:
             if step.state == "open":  # counted before anyone hears of it
-                self._counters.came_back(time.time())  # what was sent meanwhile may be lost
+                # what was sent meanwhile may be lost; the views mark where it came back
+                self._counters.came_back(time.time(), self.log.next_seq, self._transport.info)
                 if before == "reconnecting":
                     self._counters.reconnects += 1
             self._notify(step.state)
@@ -203,7 +205,7 @@ class Connection(Viewable, Verbs):
             failed = True
             self._record_error(exc)
         finally:
-            self._counters.went_down(time.time())
+            self._counters.went_down(time.time(), None if self._closing else self.log.next_seq)
             if self._open_event is not None:
                 self._open_event.clear()
             await quietly(transport.close())
@@ -236,15 +238,14 @@ class Connection(Viewable, Verbs):
         c.last_error = describe(exc)
         log.info("rtnb %s: %s", self.name, c.last_error)
 
-    async def _aclose_at_exit(self) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """Close the connection (the async twin of :meth:`close`)."""
         if in_loop_thread():
             await self._aclose_on_loop()
         else:
             await get_runtime().arun(self._aclose_on_loop())
+
+    _aclose_at_exit = aclose  # what the runtime calls at shutdown
 
     async def _aclose_on_loop(self) -> None:
         # One closing for every caller: the first one's task (in its context) does it.
@@ -395,6 +396,11 @@ class Connection(Viewable, Verbs):
         return self._counters.snapshot(extra)
 
     @property
+    def breaks(self) -> BreakBook:
+        """Where the stream was cut and came back, placed among the messages (for views)."""
+        return self._counters.breaks
+
+    @property
     def transport(self) -> Transport:
         """The protocol adapter (for advanced use and diagnostics)."""
         return self._transport
@@ -474,11 +480,9 @@ class Connection(Viewable, Verbs):
         return self.log.cursor(self.log.first_seq if from_start else None)
 
     def on_message(self, fn: Callable[[Message], None]) -> Callable[[], None]:
-        """Call ``fn(message)`` on the runtime loop for each received message.
-
-        Keep ``fn`` quick: it runs on the ingest path. Returns a function that
-        unsubscribes. Exceptions are counted in ``stats.errors`` and logged.
-        """
+        """Call ``fn(message)`` on the runtime loop for each received message; returns an
+        unsubscriber. Keep ``fn`` quick (the ingest path); its exceptions count in
+        ``stats.errors`` and are logged."""
         wrapped = bind_context(fn)  # what it prints lands in the registering cell
         self._listeners = [*self._listeners, wrapped]
 
@@ -488,13 +492,9 @@ class Connection(Viewable, Verbs):
         return unsubscribe
 
     def on_state(self, fn: Callable[[Connection, State], None]) -> Callable[[], None]:
-        """Call ``fn(connection, state)`` on each state change; returns an unsubscriber.
-
-        ``fn`` runs on the runtime loop. :meth:`close` always ends with a call with
-        ``"closed"`` made from its own call (in the context of the code that
-        closed), even when the stream had already ended by itself: it is the last
-        call ``fn`` gets. Unsubscribing twice is harmless.
-        """
+        """Call ``fn(connection, state)`` on each state change (on the runtime loop); returns
+        an unsubscriber (harmless twice). Its last call is :meth:`close`'s ``"closed"``, made
+        from that call (in the closing code's context) even if the stream had ended."""
         self._state_listeners = [*self._state_listeners, fn]
 
         def unsubscribe() -> None:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .breaks import Break
 from .columns import ColumnChooser, ColumnFormats, format_cell
 from .fields import MISSING, flatten, get_path, parse_path
 from .message import Message
@@ -358,12 +359,24 @@ class TableRows:
         """The pinned columns."""
         return list(self.chooser.pinned)
 
-    def add(self, msgs: Iterable[Message], skipped: int = 0) -> list[dict[str, Any]]:
+    def add(
+        self, msgs: Iterable[Message], skipped: int = 0, marks: Iterable[Break] = ()
+    ) -> list[dict[str, Any]]:
         """Take new messages (oldest first); return the new rows still visible.
 
         ``skipped`` counts messages that went by without being passed in (a pull
         that kept only the newest ``max_rows``); they count as seen, and as
         matched when there is no filter, so the counters follow the stream.
+        ``marks`` (cuts and resumes noted since the last call) become rows of
+        their own, before the first message that came after each (at the end
+        when none has yet); a filter never hides them.
+
+        >>> from rtnb.breaks import BreakBook
+        >>> book, t = BreakBook(), TableRows()
+        >>> book.cut(seq=1, now=1.0, reason="server ended the stream")
+        >>> rows = t.add([Message("a", seq=0), Message("b", seq=1)], marks=book.since(0))
+        >>> [r.get("mark") or r["data"] for r in rows]
+        ['a', 'cut', 'b']
         """
         chosen: deque[Message] = deque(maxlen=self.max_rows)
         keep = self.keep
@@ -371,11 +384,13 @@ class TableRows:
             self.seen += skipped
             if keep is None:
                 self.matched += skipped
+        matched = 0
         for msg in msgs:
             self.seen += 1
             if keep is None or keep(msg):
-                self.matched += 1
+                matched += 1
                 chosen.append(msg)
+        self.matched += matched
         fixed = self.fixed_columns
         new = []
         observe_shape, observe_values = self.chooser.observe, self.format.observe
@@ -388,8 +403,13 @@ class TableRows:
             new.append(_row(m, fields))
         if fixed is None and new:
             self.columns = self.chooser.choose()
+        if marks:
+            if chosen and (skipped > 0 or matched > len(chosen)):
+                # older messages were passed over: so are the marks among them
+                marks = [b for b in marks if b.seq >= chosen[0].seq]
+            new = _place_marks(new, marks)
         self.rows.extend(new)
-        return new
+        return new[-self.max_rows :]
 
     def formats(self) -> dict[str, dict[str, Any]]:
         """How the numeric columns show (see :class:`ColumnFormats`)."""
@@ -405,6 +425,24 @@ class TableRows:
         self.chooser.clear()
         self.format.clear()
         self.columns = list(self.fixed_columns or self.chooser.columns)
+
+
+#: How a cut and a resume look in a static table: an icon and a colour.
+MARK_LOOK = {"cut": ("&#9986;", "#cf222e"), "resume": ("&#10227;", "#1a7f37")}
+
+
+def _place_marks(rows: list[dict[str, Any]], marks: Iterable[Break]) -> list[dict[str, Any]]:
+    """``rows`` (oldest first) with a row for each mark before the first row it precedes."""
+    out: list[dict[str, Any]] = []
+    pending = sorted(marks, key=lambda b: b.n)
+    i = 0
+    for row in rows:
+        while i < len(pending) and pending[i].seq <= row["seq"]:
+            out.append(pending[i].as_row())
+            i += 1
+        out.append(row)
+    out.extend(b.as_row() for b in pending[i:])
+    return out
 
 
 def rows_html(
@@ -424,14 +462,23 @@ def rows_html(
     esc = html.escape
     shown = rows[-limit:][::-1]
     fmts = formats or {}
-    extras = [r["data"] or extra_fields(r, columns) for r in shown]
+    extras = ["" if "mark" in r else r["data"] or extra_fields(r, columns) for r in shown]
     data_col = not columns or any(extras)
     head = "".join(f"<th>{esc(c)}</th>" for c in ["#", "time", "", *columns])
     head += "<th>data</th>" if data_col else ""
+    width = 3 + len(columns) + data_col
     body = []
     for r, extra in zip(shown, extras, strict=True):
         ts = r["ts"]
         when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+        if "mark" in r:
+            icon, colour = MARK_LOOK.get(r["mark"], ("", "#57606a"))
+            body.append(
+                f"<tr style='color:{colour}'><td>{icon}</td><td>{when}</td>"
+                f"<td colspan={width - 2} style='text-align:left'><b>{esc(r['mark'])}</b> "
+                f"{esc(r['text'])}</td></tr>"
+            )
+            continue
         arrow = "&#8595;" if r["dir"] == "in" else "&#8593;"
         cells = "".join(
             f"<td{' align=right' if c in fmts else ''}>"
@@ -439,7 +486,7 @@ def rows_html(
             for c in columns
         )
         data = f"<td style='font-family:monospace'>{esc(extra)}</td>" if data_col else ""
-        body.append(f"<tr><td>{r['seq']}</td><td>{when}</td><td>{arrow}</td>{cells}{data}</tr>")
+        body.append(f"<tr><td>{r['seq'] + 1}</td><td>{when}</td><td>{arrow}</td>{cells}{data}</tr>")
     more = len(rows) - len(shown)
     tail = f"<div style='color:#57606a'>… and {more} older rows</div>" if more > 0 else ""
     return (

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .lifecycle import FINAL_STATES, State
 
 if TYPE_CHECKING:
+    from .breaks import BreakBook
     from .message import Message, MessageLog
     from .stats import Stats
 
@@ -52,6 +53,10 @@ class Source(Protocol):
     @property
     def stats(self) -> Stats:
         """A snapshot of the counters."""
+
+    @property
+    def breaks(self) -> BreakBook:
+        """Where the stream was cut and came back, placed among the messages."""
 
     @property
     def can_send(self) -> bool:

@@ -13,10 +13,11 @@ import html
 import math
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .breaks import BreakBook
 from .lifecycle import Backoff  # its home since the lifecycle module; kept here for old imports
 
 __all__ = ["Backoff", "Counters", "RateMeter", "Stats"]
@@ -97,10 +98,12 @@ class Counters:
 
     Interruptions are counted as the stream goes down and comes back: ``gaps``
     counts those it came back from, ``gap_windows`` keeps the (start, end) wall
-    times of the last few and ``down_seconds`` their total.
+    times of the last few and ``down_seconds`` their total; ``breaks`` places
+    each cut and resume among the messages, for the views.
     """
 
     __slots__ = (
+        "breaks",
         "bytes_in",
         "bytes_out",
         "down_seconds",
@@ -130,6 +133,7 @@ class Counters:
         self.down_since: float | None = None
         self.gap_windows: deque[tuple[float, float]] = deque(maxlen=GAP_WINDOWS)
         self.down_seconds = 0.0
+        self.breaks = BreakBook()
 
     def count_in(self, now: float, size: int, n: int = 1) -> None:
         """Count ``n`` messages of ``size`` bytes in all, received at wall time ``now``.
@@ -151,18 +155,32 @@ class Counters:
         else:
             meter.tick(now, n)
 
-    def went_down(self, now: float) -> None:
-        """The stream stopped at wall time ``now`` (it may come back)."""
-        self.down_since = now
+    def went_down(self, now: float, seq: int | None = None) -> None:
+        """The stream stopped at wall time ``now`` (it may come back).
 
-    def came_back(self, now: float) -> None:
+        With ``seq`` (the next message's), the cut is marked in ``breaks`` with
+        ``last_error`` as its reason; a stream closed on purpose passes none.
+        """
+        self.down_since = now
+        if seq is not None:
+            self.breaks.cut(seq, now, self.last_error)
+
+    def came_back(
+        self,
+        now: float,
+        seq: int | None = None,
+        info: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
         """The stream is up again at ``now``: count the interruption, if there was one.
+
+        With ``seq``, the resume is marked in ``breaks`` (``info()``, the
+        transport's, may say how it resumed: ``last_event_id``).
 
         >>> c = Counters()
         >>> c.came_back(10.0)  # the first open: no interruption
-        >>> c.went_down(12.0); c.came_back(12.5)
-        >>> c.gaps, list(c.gap_windows), c.down_seconds
-        (1, [(12.0, 12.5)], 0.5)
+        >>> c.went_down(12.0, seq=7); c.came_back(12.5, seq=7)
+        >>> c.gaps, list(c.gap_windows), c.down_seconds, [b.kind for b in c.breaks.since(0)]
+        (1, [(12.0, 12.5)], 0.5, ['cut', 'resume'])
         """
         start, self.down_since = self.down_since, None
         if start is None:
@@ -170,6 +188,8 @@ class Counters:
         self.gaps += 1
         self.gap_windows.append((start, now))
         self.down_seconds += now - start
+        if seq is not None:
+            self.breaks.resume(seq, now, info() if info is not None else None)
 
     def snapshot(self, extra: dict[str, Any]) -> Stats:
         """A :class:`Stats` of the counters now, with ``extra`` (plus the gap figures)."""

@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 PURE_MODULES = [
+    "rtnb.breaks",
     "rtnb.fields",
     "rtnb.message",
     "rtnb.stats",

@@ -86,6 +86,46 @@ def screenshot(page: Any, path: Path) -> None:
     raw.unlink()
 
 
+MARKED_RESUME = """() => {
+  for (const table of document.querySelectorAll(".rtnb-table")) {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+    const id = heads.indexOf("id");
+    const back = table.querySelector("tr.rtnb-mark-resume");
+    if (id < 0 || !back) continue;
+    const cut = back.nextElementSibling; // newest first: the cut is below the resume
+    const after = back.previousElementSibling;
+    const before = cut && cut.nextElementSibling;
+    if (!cut?.classList.contains("rtnb-mark-cut")) continue;
+    if (!after?.classList.contains("rtnb-row") || !before?.classList.contains("rtnb-row")) continue;
+    const cells = (tr) => [...tr.children].map((td) => td.textContent);
+    const [a, b] = [cells(after), cells(before)];
+    // pooled rows that showed a mark before show a message with every cell again
+    const rows = [...table.querySelectorAll("tr.rtnb-row")];
+    const squeezed = rows.filter((tr) => [...tr.children].some(
+      (td) => td.colSpan !== 1 || td.style.display === "none")).length;
+    const marks = { back: back.textContent, cut: cut.textContent, squeezed };
+    return { after: [a[0], a[id]], before: [b[0], b[id]], ...marks };
+  }
+  return null;
+}"""
+
+
+def marked_resume(page: Any) -> dict[str, Any]:
+    """The rows around a resume in 03's live table: the cut and resume marks, and on both
+    sides a message whose ``#`` equals its SSE ``id`` and goes on by one."""
+    tables = page.locator(".rtnb-table")
+    tables.last.scroll_into_view_if_needed()  # views out of sight rest
+    handle = page.wait_for_function(MARKED_RESUME, timeout=20_000)
+    found: dict[str, Any] = handle.json_value()
+    (n_after, id_after), (n_before, id_before) = found["after"], found["before"]
+    assert n_after == id_after and n_before == id_before, found  # a fresh stream: ids from 1
+    assert int(id_after) == int(id_before) + 1, found  # nothing lost or repeated
+    assert found["cut"].startswith("✂") and "cut" in found["cut"], found
+    assert f"Last-Event-ID {id_before}" in found["back"], found
+    assert found["squeezed"] == 0, found
+    return found
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_run_all_reads_well_and_leaves_live_views(lab: Lab, path: Path, tmp_path: Path) -> None:
     page = run_all(lab, path.name)
@@ -101,6 +141,8 @@ def test_run_all_reads_well_and_leaves_live_views(lab: Lab, path: Path, tmp_path
             arg=[rows, first],
             timeout=15_000,
         )
+    if name == "03":  # the cuts and resumes are marked, and # and id go on by one across them
+        assert marked_resume(page) is not None
     if name == "04":  # the signaling it took, with the states as they changed
         log = " ".join(texts(page, ".rtnb-signaling-log"))
         for word in ("offer", "answer", "ice", "dtls", "connected", "data channel"):

@@ -110,14 +110,15 @@ def test_table_rows_change_and_show_the_fields(page: Any) -> None:
 def test_clicking_a_row_shows_the_whole_payload(page: Any) -> None:
     # Pick and click the row in one step: the table re-renders ten times a
     # second, so a separate read and click could land on different rows.
-    seq = page.evaluate(
+    seq, number = page.evaluate(
         """(sel) => {
           const row = document.querySelectorAll(sel)[2];
           row.click();
-          return row.dataset.seq;
+          return [row.dataset.seq, row.firstElementChild.textContent];
         }""",
         f"{cell(PANEL)} .rtnb-table tbody tr.rtnb-row",
     )
+    assert int(number) == int(seq) + 1  # the # column counts from 1
     detail = page.locator(f"{cell(PANEL)} .rtnb-table-detail pre")
     detail.wait_for(timeout=20_000)
     # the pane outlives the row: at 24 msg/s the row leaves a 12-row table in
@@ -129,7 +130,7 @@ def test_clicking_a_row_shows_the_whole_payload(page: Any) -> None:
     )
     assert '"symbol"' in detail.inner_text()
     title = page.locator(f"{cell(PANEL)} .rtnb-table-detail-bar span").inner_text()
-    assert title == f"message #{seq}"
+    assert title == f"message #{number} (seq {seq})"
     time.sleep(1.0)
     assert page.locator(f"{cell(PANEL)} tr.rtnb-row[data-seq='{seq}']").count() == 0
     assert '"price"' in detail.inner_text()
@@ -168,7 +169,7 @@ def test_a_held_click_on_a_fast_table_opens_the_row_pressed(page: Any) -> None:
         wait_for(
             page,
             "([sel, want]) => document.querySelector(sel)?.textContent === want",
-            [title, f"message #{pressed}"],
+            [title, f"message #{int(pressed) + 1} (seq {pressed})"],
             timeout=10,
         )
         wait_for(

@@ -204,3 +204,28 @@ def test_a_stopped_view_of_an_open_connection_has_no_badge(server: Server) -> No
     t = c.table()
     t.stop()
     assert t.ended == "" and c.state == "open"
+
+
+def test_cuts_and_resumes_of_an_sse_stream_are_marked_between_the_ids(server: Server) -> None:
+    url = server.url_for("/sse/ticker?symbols=MSFT&rate=100&cut_after=10&retry=100")
+    c = rtnb.connect("sse", url).wait_open(10)
+    t = c.table(columns=["price"], max_rows=100)
+    wait_for(lambda: sum(r.get("mark") == "resume" for r in t.rows) >= 2, timeout=20)
+    rows = t.rows
+    first_cut = next(i for i, r in enumerate(rows) if r.get("mark") == "cut")
+    before, cut, back, after = rows[first_cut - 1 : first_cut + 3]
+    assert (cut["mark"], back["mark"]) == ("cut", "resume")
+    assert int(after["id"]) == int(before["id"]) + 1  # nothing lost or repeated
+    assert cut["seq"] == back["seq"] == after["seq"] == before["seq"] + 1
+    assert back["text"].endswith(f"resuming after Last-Event-ID {before['id']}")
+    assert before["ts"] <= cut["ts"] <= back["ts"] <= after["ts"]
+    assert t.info["seen"] == sum("mark" not in r for r in rows)  # marks are not messages
+    c.close()
+
+
+def test_a_closed_connection_adds_no_cut_mark(server: Server) -> None:
+    c = ticker(server)
+    t = c.table()
+    wait_for(lambda: len(t.rows) > 3)
+    c.close()
+    assert c.breaks.count == 0 and not any("mark" in r for r in t.rows)

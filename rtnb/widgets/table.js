@@ -6,6 +6,7 @@
 // once per animation frame and only when something changed, and not at all while it
 // is scrolled out of sight or its tab is hidden (it catches up when it shows again).
 // While a row is pressed nothing moves, so a click opens the row that was aimed at.
+// Rows with a "mark" ("cut" / "resume") say where the stream broke and came back.
 
 const OVERSCAN = 3; // rows drawn beyond each edge of the visible part
 const PRESS_HOLD_MS = 2000; // a lost pointerup never freezes the table for longer
@@ -39,6 +40,8 @@ function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+const MARKS = { cut: ["✂", "cut"], resume: ["⟳", "resumed"] };
+
 function render({ model, el }) {
   let rows = (model.get("rows") || []).slice(); // oldest first
   let info = model.get("info") || {};
@@ -55,6 +58,8 @@ function render({ model, el }) {
   let added = 0; // rows that arrived since the last draw (to keep a scrolled view still)
   let rowH = 22; // measured from the first drawn row
   let layoutKey = ""; // columns + formats the pool was built for
+  let lastSeq = -1; // the newest message row held, and the newest mark (they never repeat)
+  let lastMark = 0;
   let extraCount = 0; // rows with fields outside the columns (or a non-JSON payload)
   let cols = [];
   let meta = [];
@@ -120,6 +125,7 @@ function render({ model, el }) {
 
   function noteRows(list, sign) {
     for (const r of list) {
+      if (r.mark) continue;
       if (sign > 0) r._x = extraOf(r);
       if (r._x) extraCount += sign;
     }
@@ -147,7 +153,7 @@ function render({ model, el }) {
       head.appendChild(h);
       return h;
     };
-    th("#", "rtnb-narrow");
+    th("#", "rtnb-narrow", "the message's number on this connection, from 1 (its seq + 1)");
     th("time", "rtnb-narrow");
     th("", "rtnb-narrow");
     for (const m of meta) th(m);
@@ -184,15 +190,46 @@ function render({ model, el }) {
     return tr;
   }
 
+  function fillMark(tr, r) {
+    const key = `mark${r.n}`;
+    if (tr._seq === key) return;
+    tr._seq = key;
+    tr._open = false;
+    delete tr.dataset.seq;
+    tr.className = `rtnb-mark rtnb-mark-${r.mark}`;
+    const td = tr.children;
+    const [icon, label] = MARKS[r.mark] || ["•", r.mark];
+    setText(td[0], icon);
+    setText(td[1], clock(r.ts));
+    const text = td[2];
+    text.colSpan = td.length - 2;
+    text.className = "rtnb-mark-text";
+    const b = document.createElement("b");
+    b.textContent = label;
+    text.replaceChildren(b, ` · ${r.text}`);
+    text.title = `${label}: ${r.text}`;
+    for (let i = 3; i < td.length; i++) td[i].style.display = "none";
+    tr._mark = true;
+  }
+
   function fill(tr, r) {
+    if (r.mark) return fillMark(tr, r);
     const open = r.seq === expanded;
     if (tr._seq === r.seq && tr._open === open) return; // same row: nothing to do
+    const td = tr.children;
+    if (tr._mark) {
+      // a pooled row that showed a mark: back to one cell per column
+      tr._mark = false;
+      td[2].colSpan = 1;
+      td[2].className = "rtnb-dir";
+      td[2].textContent = "";
+      for (let i = 3; i < td.length; i++) td[i].style.display = "";
+    }
     tr._seq = r.seq;
     tr._open = open;
     tr.dataset.seq = r.seq;
     tr.className = `rtnb-row rtnb-${r.dir} rtnb-kind-${r.kind}` + (open ? " rtnb-open" : "");
-    const td = tr.children;
-    setText(td[0], String(r.seq));
+    setText(td[0], String(r.seq + 1));
     setText(td[1], clock(r.ts));
     const dir = r.dir === "in" ? "↓" : "↑";
     if (td[2].textContent !== dir) {
@@ -247,7 +284,7 @@ function render({ model, el }) {
 
     detailEl.style.display = expanded === null ? "none" : "";
     if (expanded !== null) {
-      setText(detailTitle, `message #${expanded}`);
+      setText(detailTitle, `message #${expanded + 1} (seq ${expanded})`);
       setText(detailText, details.get(expanded) ?? "loading…");
     }
 
@@ -300,6 +337,13 @@ function render({ model, el }) {
     if (!newestFirst && atBottom) scroll.scrollTop = scroll.scrollHeight;
   }
 
+  function noteNewest(list) {
+    for (const r of list) {
+      if (r.mark) lastMark = Math.max(lastMark, r.n);
+      else lastSeq = Math.max(lastSeq, r.seq);
+    }
+  }
+
   function keepBound(limit) {
     const excess = rows.length - limit;
     if (excess > 0) noteRows(rows.splice(0, excess), -1);
@@ -308,8 +352,9 @@ function render({ model, el }) {
   function onCustom(msg) {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "rows") {
-      const last = rows.length ? rows[rows.length - 1].seq : -1;
-      const fresh = msg.rows.filter((r) => r.seq > last);
+      // a batch may overlap the snapshot a reset brought: keep only what is new
+      const fresh = msg.rows.filter((r) => (r.mark ? r.n > lastMark : r.seq > lastSeq));
+      noteNewest(fresh);
       noteRows(fresh, 1);
       for (const r of fresh) rows.push(r);
       added += fresh.length;
@@ -318,6 +363,9 @@ function render({ model, el }) {
       schedule();
     } else if (msg.type === "reset") {
       rows = msg.rows.slice();
+      lastSeq = -1;
+      lastMark = 0;
+      noteNewest(rows);
       added = 0;
       relayout();
       updateInfo(msg.info);
@@ -409,6 +457,7 @@ function render({ model, el }) {
     if (inView && dirty) schedule();
   });
   seen.observe(root);
+  noteNewest(rows);
   relayout();
   draw();
   model.send({ type: "hello" });

@@ -53,10 +53,13 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         sent: also show sent messages (default ``True``).
         pin: columns to show first, always (click a column's header to pin or unpin it).
 
-    Click a row to see its whole payload, pretty-printed. Numeric columns are
-    right-aligned with one number of decimals; epoch times show as times (the
-    payload keeps the raw value). When the connection ends, a ``closed`` or
-    ``failed`` badge shows.
+    The ``#`` column numbers the connection's messages from 1 (a message's
+    ``seq`` plus one), in and out. Click a row to see its whole payload,
+    pretty-printed. Numeric columns are right-aligned with one number of
+    decimals; epoch times show as times (the payload keeps the raw value).
+    Where the stream was cut and where it came back, a marked row says so
+    (with the ``Last-Event-ID`` an SSE stream resumed from). When the
+    connection ends, a ``closed`` or ``failed`` badge shows.
 
     Example:
         >>> c.table(filter="symbol=AAPL", columns=["price"])   # doctest: +SKIP
@@ -100,6 +103,7 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             raise ValueError(f"height must be at least 60 pixels, not {height!r}")
         self._model = model
         self._meta_seen: set[str] = set()
+        self._marks_seen = 0  # cuts and resumes of the connection already placed
         # A filter must see every message; without one, only the newest max_rows show.
         self._open(conn, limit=None if model.keep else max_rows, direction=None if sent else "in")
         self._add(self._take())
@@ -126,7 +130,10 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
 
     def _add(self, batch: Batch) -> list[dict[str, Any]]:
         # Messages beyond the limit (or gone from the log) still count as seen.
-        new = self._model.add(batch.messages, batch.skipped + batch.missed)
+        breaks = self._source.breaks
+        marks = breaks.since(self._marks_seen)
+        self._marks_seen = breaks.count
+        new = self._model.add(batch.messages, batch.skipped + batch.missed, marks)
         seen = self._meta_seen
         if len(seen) < len(_META):
             for row in new:
@@ -134,7 +141,9 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         return new
 
     def _changed(self) -> bool:
-        return not self.paused and super()._changed()
+        if self.paused:
+            return False
+        return super()._changed() or self._source.breaks.count != self._marks_seen
 
     def _render(self, batch: Batch) -> None:
         model = self._model
@@ -199,7 +208,7 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         text = (
             pretty_payload(msg)
             if msg is not None
-            else f"message #{seq} is no longer stored (the log keeps the newest "
+            else f"message #{seq + 1} is no longer stored (the log keeps the newest "
             f"{log_.max_messages})"
         )
         self.send({"type": "detail", "seq": seq, "text": text})
