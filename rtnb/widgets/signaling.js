@@ -1,6 +1,7 @@
 // rtnb live signaling log: a WebRTC connection's offer, answer, candidates and states.
 // Events arrive in batches as custom messages ({type: "events"|"snapshot"}); they also sit
-// in the synced "events" trait. Plain ESM, no build step; all text goes in as textContent.
+// in the synced "events" trait; the states come as the synced "states" trait. Plain ESM,
+// no build step; all text goes in as textContent.
 //
 // One line per event, oldest first, at most the book's limit in the DOM. The list follows
 // the newest event unless the reader scrolled up; it draws at most once per animation frame.
@@ -118,7 +119,7 @@ function render({ model, el }) {
 
   function draw() {
     frame = 0;
-    const maxH = `${model.get("height") || 260}px`;
+    const maxH = `${model.get("height") || 360}px`;
     if (scroll.style.maxHeight !== maxH) scroll.style.maxHeight = maxH;
     setText(nameEl, `${model.get("name") || ""} · signaling`);
     const ended = model.get("ended") || "";
@@ -174,8 +175,6 @@ function render({ model, el }) {
     } else {
       return;
     }
-    states = msg.states || states;
-    t0 = msg.t0 || t0;
     keepBound();
     schedule();
   }
@@ -184,8 +183,15 @@ function render({ model, el }) {
     follow = scroll.scrollTop + scroll.clientHeight >= scroll.scrollHeight - 8;
   }
 
+  const onStates = () => {
+    states = model.get("states") || {};
+    t0 = model.get("t0") || t0;
+    schedule();
+  };
   const traits = ["name", "height", "ended", "ended_detail", "error"];
   model.on("msg:custom", onCustom);
+  model.on("change:states", onStates);
+  model.on("change:t0", onStates);
   for (const name of traits) model.on(`change:${name}`, schedule);
   scroll.addEventListener("scroll", onScroll, { passive: true });
   draw();
@@ -194,6 +200,8 @@ function render({ model, el }) {
   return () => {
     if (frame) cancelAnimationFrame(frame);
     model.off("msg:custom", onCustom);
+    model.off("change:states", onStates);
+    model.off("change:t0", onStates);
     for (const name of traits) model.off(`change:${name}`, schedule);
     scroll.removeEventListener("scroll", onScroll);
     root.remove();

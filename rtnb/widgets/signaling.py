@@ -5,9 +5,10 @@
 
 The view follows the transport's :class:`~rtnb.signallog.SignalBook` (handed in
 by ``c.signaling()``: a view never touches the transport) by its version, at a
-bounded rate: each flush sends only the events noted since the last one, with
-the current states. The events also live in the synced ``events`` trait
-(updated without sending), so a page reload or a second view shows them.
+bounded rate: each flush sends only the events noted since the last one. The
+events also live in the synced ``events`` trait (updated without sending, and
+sent whole once when the view stops), so a page reload or a second view shows
+them; the few state changes go as the synced ``states`` trait.
 """
 
 from __future__ import annotations
@@ -62,13 +63,13 @@ class LiveSignaling(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
     states = traitlets.Dict().tag(sync=True)
     t0 = traitlets.Float(0.0).tag(sync=True)
     limit = traitlets.Int(100).tag(sync=True)
-    height = traitlets.Int(260).tag(sync=True)
+    height = traitlets.Int(360).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     ended = traitlets.Unicode("").tag(sync=True)
     ended_detail = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
-        self, conn: Source, book: SignalBook, *, rate: float = 8.0, height: int = 260
+        self, conn: Source, book: SignalBook, *, rate: float = 8.0, height: int = 360
     ) -> None:
         check_rate(rate)
         if not isinstance(height, int) or isinstance(height, bool) or height < 60:
@@ -99,19 +100,20 @@ class LiveSignaling(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         self._events.extend(new)
         states = book.states
         t0 = book.started or 0.0
-        self._set_quietly(events=[_row(n, e) for n, e in self._events], states=states, t0=t0)
+        self._set_quietly(events=[_row(n, e) for n, e in self._events])
+        if states != self.states:  # a few changes per connection: synced as they come
+            self.states = states
+        if t0 != self.t0:
+            self.t0 = t0
         if new:
-            self.send(
-                {
-                    "type": "events",
-                    "events": [_row(n, e) for n, e in new],
-                    "states": states,
-                    "t0": t0,
-                }
-            )
+            self.send({"type": "events", "events": [_row(n, e) for n, e in new]})
 
     def _final_update(self) -> None:
         super()._final_update()
+        # The display refresh that follows makes a new view from the synced state: sync
+        # the events once, so it starts with them (not empty until its snapshot).
+        if getattr(self, "comm", None) is not None:
+            self.send_state("events")
         state = self._source.state
         if state in FINAL_STATES:
             describe = getattr(self._source, "describe_state", None)
@@ -124,14 +126,7 @@ class LiveSignaling(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
         self._trait_values.update(values)
 
     def _send_snapshot(self) -> None:
-        self.send(
-            {
-                "type": "snapshot",
-                "events": [_row(n, e) for n, e in self._events],
-                "states": self.states,
-                "t0": self.t0,
-            }
-        )
+        self.send({"type": "snapshot", "events": [_row(n, e) for n, e in self._events]})
 
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "hello":
