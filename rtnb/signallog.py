@@ -1,8 +1,9 @@
 """A WebRTC connection's signaling log: offer, answer, candidates and states, bounded (pure).
 
-The transport notes each signaling message it sends or receives and each ICE,
-DTLS and connection state change; ``c.stats.signaling_log`` shows them as a
-small table with times relative to the first event::
+The transport notes each signaling message it sends or receives and each
+signaling, ICE, DTLS and connection state change; ``c.stats.signaling_log``
+shows them as a small table with times relative to the first event, and the
+live view (``c.signaling()``) follows the book by its ``version``::
 
     >>> book = SignalBook(limit=3)
     >>> book.note("out", "offer", "SDP 12 lines, 1 candidate", now=10.0)
@@ -10,18 +11,23 @@ small table with times relative to the first event::
     >>> print(book.snapshot())
        +0.000 s  out  offer   SDP 12 lines, 1 candidate
        +0.250 s  in   answer  SDP 11 lines, 1 candidate
+    >>> book.version, [e.type for e in book.since(1)]
+    (2, ['answer'])
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections import deque
 from typing import Any, NamedTuple
 
-__all__ = ["SignalBook", "SignalEvent", "SignalingLog", "summarise"]
+__all__ = ["SignalBook", "SignalEvent", "SignalingLog", "describe", "summarise"]
 
 #: How many events a connection keeps (the oldest go first).
 SIGNAL_LOG_LIMIT = 100
+#: An event's detail (the whole message) is cut after this many characters.
+DETAIL_LIMIT = 16_000
 
 
 class SignalEvent(NamedTuple):
@@ -33,12 +39,15 @@ class SignalEvent(NamedTuple):
         type: the message type (``offer``, ``answer``, ``candidate``, ...) or the
             state's name (``ice``, ``dtls``, ``connection``).
         summary: one short line about it.
+        detail: the whole message, readable (an offer's or answer's SDP, a
+            candidate's line); empty for a state. See :func:`describe`.
     """
 
     t: float
     direction: str
     type: str
     summary: str
+    detail: str = ""
 
 
 class SignalingLog(tuple[SignalEvent, ...]):
@@ -79,15 +88,30 @@ class SignalingLog(tuple[SignalEvent, ...]):
 
 
 class SignalBook:
-    """The live, bounded log a transport writes to (on its loop)."""
+    """The live, bounded log a transport writes to (on its loop).
+
+    Read it on the loop that writes it (a live view's flusher does): ``version``
+    and ``since(n)`` are then consistent with each other.
+
+    Attributes:
+        limit: how many events are kept (the oldest go first).
+        version: how many events were ever noted (kept or not).
+        started: wall time of the first event ever noted (``None`` before).
+    """
 
     def __init__(self, limit: int = SIGNAL_LOG_LIMIT) -> None:
+        self.limit = limit
         self._events: deque[SignalEvent] = deque(maxlen=limit)
         self._states: dict[str, str] = {}
+        self.version = 0
+        self.started: float | None = None
 
-    def note(self, direction: str, kind: str, summary: str, now: float) -> None:
-        """Add one event at wall time ``now``."""
-        self._events.append(SignalEvent(now, direction, kind, summary))
+    def note(self, direction: str, kind: str, summary: str, now: float, detail: str = "") -> None:
+        """Add one event at wall time ``now``; ``detail``: the whole message (:func:`describe`)."""
+        self._events.append(SignalEvent(now, direction, kind, summary, detail))
+        if self.started is None:
+            self.started = now
+        self.version += 1
 
     def state(self, name: str, value: str | None, now: float) -> None:
         """Note a state (``ice``, ``dtls``, ...) only when it changed."""
@@ -99,6 +123,26 @@ class SignalBook:
     def snapshot(self) -> SignalingLog:
         """The events so far, oldest first."""
         return SignalingLog(self._events)
+
+    def since(self, n: int) -> SignalingLog:
+        """The events noted after the first ``n`` (those still kept), oldest first.
+
+        >>> book = SignalBook(limit=2)
+        >>> for i in range(4):
+        ...     book.note("in", "candidate", f"c{i}", now=float(i))
+        >>> [e.summary for e in book.since(1)], [e.summary for e in book.since(3)]
+        (['c2', 'c3'], ['c3'])
+        >>> book.since(book.version)
+        (no signaling yet)
+        """
+        events = tuple(self._events)
+        new = max(0, self.version - max(0, n))
+        return SignalingLog(events[len(events) - min(new, len(events)) :])
+
+    @property
+    def states(self) -> dict[str, str]:
+        """The latest value of each state noted so far (a copy), e.g. ``{"ice": "completed"}``."""
+        return dict(self._states)
 
 
 def summarise(message: dict[str, Any]) -> tuple[str, str]:
@@ -121,6 +165,46 @@ def summarise(message: dict[str, Any]) -> tuple[str, str]:
         return kind, _candidate_summary(line) if line else "end of candidates"
     rest = {k: v for k, v in message.items() if k != "type"}
     return kind, ", ".join(f"{k}={v}" for k, v in rest.items())[:80]
+
+
+def describe(message: dict[str, Any], limit: int = DETAIL_LIMIT) -> str:
+    """A signaling message whole and readable: its SDP, its candidate, or compact JSON.
+
+    Text over ``limit`` characters is cut, and says how much was left out.
+
+    >>> print(describe({"type": "answer", "sdp": {"type": "answer", "sdp": "v=0\\r\\ns=-\\r\\n"}}))
+    v=0
+    s=-
+    >>> print(describe({"type": "candidate", "candidate": {"candidate":
+    ...     "candidate:1 1 udp 2130706431 127.0.0.2 50000 typ host", "sdpMid": "0",
+    ...     "sdpMLineIndex": 0}}))
+    candidate:1 1 udp 2130706431 127.0.0.2 50000 typ host
+    sdpMid: 0
+    sdpMLineIndex: 0
+    >>> describe({"type": "room", "peers": 2})
+    '{"type":"room","peers":2}'
+    >>> describe({"type": "error", "text": "x" * 50}, limit=20)
+    '{"type":"error","tex… (56 more characters)'
+    """
+    kind = message.get("type")
+    if kind in ("offer", "answer"):
+        sdp = message.get("sdp")
+        raw = sdp.get("sdp", "") if isinstance(sdp, dict) else sdp
+        text = "\n".join(str(raw or "").splitlines())
+    elif kind == "candidate":
+        cand = message.get("candidate")
+        if isinstance(cand, dict) and cand.get("candidate"):
+            text = "\n".join(
+                [str(cand["candidate"])]
+                + [f"{k}: {cand[k]}" for k in ("sdpMid", "sdpMLineIndex") if k in cand]
+            )
+        else:
+            text = "end of candidates"
+    else:
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
+    return text
 
 
 def _sdp_summary(sdp: str) -> str:

@@ -2,8 +2,9 @@
 
 :class:`Viewable` is mixed into :class:`rtnb.Connection`, so ``c.table()``,
 ``c.plot(...)``, ``c.panel()``, ``c.record(path)``, ``c.to_pandas()`` and the
-notebook display work on every connection, while ``rtnb.connection`` keeps to
-the lifecycle and to sending and receiving. The views are imported only when
+notebook display work on every connection (``c.signaling()`` on a WebRTC
+one), while ``rtnb.connection`` keeps to the lifecycle and to sending and
+receiving. The views are imported only when
 first used, so ``import rtnb`` loads no widget library.
 """
 
@@ -59,6 +60,29 @@ class Viewable:
         from .widgets.panel import ConnectionPanel
 
         return ConnectionPanel(self, **options)
+
+    def signaling(self: Any, **options: Any) -> Any:
+        """A live log of a WebRTC connection's offer, answer, candidates and states.
+
+        See :class:`rtnb.widgets.signaling.LiveSignaling`; show it in the cell that
+        connects to watch the negotiation happen.
+
+        Example:
+            >>> bot = rtnb.connect("webrtc", srv.url_for("/webrtc/bot"))   # doctest: +SKIP
+            >>> bot.signaling()                                              # doctest: +SKIP
+
+        Raises:
+            TypeError: for a connection that is not WebRTC (it has no signaling).
+        """
+        book = getattr(getattr(self, "_transport", None), "signals", None)
+        if book is None:
+            raise TypeError(
+                f"signaling() shows a WebRTC connection's signaling; "
+                f"{self.name!r} is a {self.kind} connection"
+            )
+        from .widgets.signaling import LiveSignaling
+
+        return LiveSignaling(self, book, **options)
 
     def record(self: Any, path: str, **options: Any) -> Any:
         """Write every message to ``path`` as JSON Lines until stopped (see rtnb.record)."""

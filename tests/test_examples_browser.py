@@ -143,10 +143,14 @@ def test_run_all_reads_well_and_leaves_live_views(lab: Lab, path: Path, tmp_path
         )
     if name == "03":  # the cuts and resumes are marked, and # and id go on by one across them
         assert marked_resume(page) is not None
-    if name == "04":  # the signaling it took, with the states as they changed
-        log = " ".join(texts(page, ".rtnb-signaling-log"))
-        for word in ("offer", "answer", "ice", "dtls", "connected", "data channel"):
-            assert word in log, log[:400]
+    if name == "04":  # the live signaling views (bot, left) filled in, states as chips
+        views = texts(page, ".rtnb-signaling")
+        assert len(views) == 2, views
+        for log in views:
+            for word in ("offer", "answer", "ice", "dtls", "connected", "data channel"):
+                assert word in log, log[:400]
+        ice = texts(page, ".rtnb-signaling .rtnb-sig-chip[data-state='ice'] .rtnb-sig-chip-value")
+        assert ice and all(v in ("completed", "connected") for v in ice), ice
     if name == "06":
         bars = texts(page, ".rtnb-progress")
         assert bars and all("done" in b for b in bars), bars

@@ -681,3 +681,30 @@ def test_signaling_log_shows_offer_answer_and_states_in_order(server: Server) ->
     assert times == sorted(times)
     assert "+0.000 s" in repr(events) and "rtnb-signaling-log" in events._repr_html_()
     bot.close()
+
+
+@webrtc
+def test_signaling_log_keeps_each_whole_message_and_the_states_to_the_close(
+    server: Server,
+) -> None:
+    bot = rtnb.connect("webrtc", server.url_for("/webrtc/bot"), name="detailed").wait_open(30)
+    book = bot._transport.signals
+    offer = next(e for e in book.snapshot() if e.type == "offer")
+    answer = next(e for e in book.snapshot() if e.type == "answer")
+    for event in (offer, answer):  # the SDP itself, one line per line
+        lines = event.detail.splitlines()
+        assert lines[0] == "v=0" and any(ln.startswith("a=candidate:") for ln in lines)
+        assert any(ln.startswith("a=fingerprint:sha-256") for ln in lines)
+    signaling_states = [e.summary for e in book.snapshot() if e.type == "signaling"]
+    assert signaling_states == ["stable", "have-local-offer", "stable"]
+    dtls = [e.summary for e in book.snapshot() if e.type == "dtls"]
+    assert dtls[:3] == ["new", "connecting", "connected"]  # DTLS's own events, not only the pc's
+    assert book.states["connection"] == "connected"
+    before = book.version
+    bot.close()  # the final states reach the book before close() returns
+    ended = [(e.type, e.summary) for e in book.since(before)]
+    assert {("signaling", "closed"), ("dtls", "closed"), ("ice", "closed")} <= set(ended)
+    assert ("connection", "closed") in ended, ended
+    assert {k: book.states[k] for k in ("signaling", "ice", "dtls", "connection")} == dict.fromkeys(
+        ("signaling", "ice", "dtls", "connection"), "closed"
+    )

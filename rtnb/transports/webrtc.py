@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from aiortc import RTCDataChannel
+from aiortc import RTCDataChannel, RTCDtlsTransport
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -46,7 +46,7 @@ from ..negotiator import (
 )
 from ..options import WebRTCOptions
 from ..rtc import HIGH_WATER, LOW_WATER, Peer, one_line, parse_ice_servers
-from ..signallog import SignalBook, summarise
+from ..signallog import SignalBook, describe, summarise
 from .base import Ingest, Transport, check_options
 from .tls import client_ssl_context
 from .ws import _headers, _os_error_text
@@ -138,6 +138,8 @@ class WebRTCTransport(Transport):
         self._drained = asyncio.Event()
         #: Offer, answer, candidates and state changes, bounded (``stats.signaling_log``).
         self.signals = SignalBook()
+        self._noted: Peer | None = None  # the peer whose states the book follows, to its close
+        self._dtls_watched: RTCDtlsTransport | None = None
 
     @property
     def role_used(self) -> str | None:
@@ -223,7 +225,7 @@ class WebRTCTransport(Transport):
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=3)
-        await self._drop_peer()
+        await self._drop_peer(final=True)
         ws, self._ws = self._ws, None
         if ws is not None:
             try:
@@ -272,7 +274,7 @@ class WebRTCTransport(Transport):
         except ConnectionClosed as exc:
             self._fail(ConnectError(f"signaling closed while sending: {exc}"))
             return
-        self.signals.note("out", *summarise(message), now=time.time())
+        self.signals.note("out", *summarise(message), now=time.time(), detail=describe(message))
 
     async def _read_signaling(self, ws: ClientConnection) -> None:
         why = "the signaling server closed the WebSocket"
@@ -284,7 +286,9 @@ class WebRTCTransport(Transport):
                     log.info("rtnb webrtc: bad signaling message: %s", exc)
                     await self._send_signal(signaling.error(f"rtnb could not use that: {exc}"))
                     continue
-                self.signals.note("in", *summarise(sig.data), now=time.time())
+                self.signals.note(
+                    "in", *summarise(sig.data), now=time.time(), detail=describe(sig.data)
+                )
                 async with self._lock:
                     await self._perform(self._negotiator.received(sig))
         except ConnectionClosed as exc:
@@ -367,25 +371,47 @@ class WebRTCTransport(Transport):
             await self._perform(self._negotiator.offer_turn())
 
     def _new_peer(self) -> Peer:
-        peer = self._peer = Peer(self.ice_servers, self._on_datachannel)
+        peer = self._peer = self._noted = Peer(self.ice_servers, self._on_datachannel)
         pc = peer.pc
         pc.on("connectionstatechange", lambda: self._on_pc_state(peer))
-        pc.on("iceconnectionstatechange", lambda: self._note_states(peer))
-        pc.on("icegatheringstatechange", lambda: self._note_states(peer))
+        for event in (
+            "signalingstatechange",
+            "iceconnectionstatechange",
+            "icegatheringstatechange",
+        ):
+            pc.on(event, lambda: self._note_states(peer))
+        self._note_states(peer)  # where it starts: stable, new, ...
         return peer
 
     def _note_states(self, peer: Peer) -> None:
-        """Log ICE, DTLS and connection states as they change (the signaling log)."""
-        pc, now = peer.pc, time.time()
-        self.signals.state("ice gathering", pc.iceGatheringState, now)
-        self.signals.state("ice", pc.iceConnectionState, now)
-        sctp = pc.sctp
-        self.signals.state("dtls", sctp.transport.state if sctp is not None else None, now)
-        self.signals.state("connection", pc.connectionState, now)
+        """Log signaling, ICE, DTLS and connection states as they change (the signaling log).
 
-    async def _drop_peer(self) -> None:
+        aiortc tells the peer connection's changes by its events; DTLS has its own
+        ``statechange`` (its "connecting" need not change the connection's state),
+        watched once the data channel's DTLS transport exists. The states go on
+        while the connection closes (each one ends "closed"), but not for a peer
+        dropped during negotiation (glare): its end is not this connection's.
+        """
+        if peer is not self._noted:
+            return
+        pc, now, book = peer.pc, time.time(), self.signals
+        book.state("signaling", pc.signalingState, now)
+        book.state("ice gathering", pc.iceGatheringState, now)
+        book.state("ice", pc.iceConnectionState, now)
+        sctp = pc.sctp
+        if sctp is not None:
+            dtls = sctp.transport
+            if dtls is not self._dtls_watched:
+                self._dtls_watched = dtls
+                dtls.on("statechange", lambda: self._note_states(peer))
+            book.state("dtls", dtls.state, now)
+        book.state("connection", pc.connectionState, now)
+
+    async def _drop_peer(self, final: bool = False) -> None:
         peer, self._peer = self._peer, None
         self._channel = None
+        if not final:
+            self._noted = None
         if peer is not None:
             await peer.close()
 
@@ -425,9 +451,9 @@ class WebRTCTransport(Transport):
     # --- peer connection and channel events ---------------------------------------------
 
     def _on_pc_state(self, peer: Peer) -> None:
+        self._note_states(peer)  # also while it closes (it is no longer self._peer then)
         if peer is not self._peer:
             return
-        self._note_states(peer)
         pc = peer.pc
         state = pc.connectionState
         if state == "failed":
