@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import localtrust
-from ..errors import ConnectError, ConnectionClosed, ProtocolError
+from ..errors import ConnectError, ConnectionClosed, ProtocolError, describe
 from ..options import SSEOptions
 from ..sse_format import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, SSEParser
 from .base import Ingest, Transport, check_options
@@ -269,8 +269,13 @@ class SSETransport(Transport):
             raise ConnectionClosed(
                 f"no data for {self._timeout.read} s (read_timeout): stream considered dead"
             ) from exc
+        except httpx.RemoteProtocolError as exc:  # the TCP connection ended inside the body
+            raise ConnectionClosed(
+                "stream broken: the server closed the connection mid-stream "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise ConnectionClosed(f"stream broken: {type(exc).__name__}: {exc}") from exc
+            raise ConnectionClosed(f"stream broken: {describe(exc)}") from exc
         tail = decode(b"", final=True)
         if tail:
             parser.feed(tail)
