@@ -163,7 +163,8 @@ def _pump(
     """Feed each message (both directions) to ``emit``; stop at --count/--timeout/end.
 
     ``start`` runs once the arguments made a connection; a text it returns is the
-    error to stop with.
+    error to stop with. Where the stream was cut and came back (``--reconnect``)
+    a line says so on stderr, before the first message after it: stdout stays data.
     """
     from .errors import (
         ConnectError,
@@ -184,7 +185,7 @@ def _pump(
         conn.close()
         return _fail(args.command, problem)
     cursor = Cursor(conn.log, 0, direction=None)
-    received = 0
+    received = marks_seen = 0
     idle = args.timeout
     try:
         conn.wait_open(timeout=idle if idle is not None else 30.0)
@@ -204,6 +205,7 @@ def _pump(
             except MessagesMissed as exc:
                 print(f"rtnb {args.command}: {exc}", file=sys.stderr)
                 continue
+            marks_seen = _say_breaks(args.command, conn, marks_seen, msg.seq)
             emit(msg)
             if msg.direction == "in":
                 received += 1
@@ -217,6 +219,17 @@ def _pump(
     finally:
         conn.close()
     return 0
+
+
+def _say_breaks(command: str, conn: Connection, seen: int, before_seq: int) -> int:
+    """Print the cuts and resumes placed before message ``before_seq``; the new count seen."""
+    for mark in conn.breaks.since(seen):
+        if mark.seq > before_seq:
+            break
+        label = "cut" if mark.kind == "cut" else "resumed"
+        print(f"rtnb {command}: {label}: {mark.text}", file=sys.stderr)
+        seen = mark.n
+    return seen
 
 
 def format_line(msg: Message) -> str:

@@ -246,3 +246,16 @@ def test_record_reconnects_only_when_asked(server: Server, tmp_path: Path) -> No
     again = run("record", "ws", url, str(path), "--reconnect", "--count", "5")
     assert again.returncode == 0, again.stderr
     assert len(path.read_text().splitlines()) == 1 + 5
+
+
+def test_tail_says_where_a_stream_was_cut_and_resumed_on_stderr(server: Server) -> None:
+    url = server.url_for("/sse/ticker?symbols=AAPL&rate=100&cut_after=4&retry=50")
+    p = run("tail", "sse", url, "--reconnect", "--count", "10", "--json")
+    assert p.returncode == 0, p.stderr
+    ids = [int(json.loads(line)["id"]) for line in p.stdout.splitlines()]
+    assert len(ids) == 10 and ids == list(range(ids[0], ids[0] + 10))  # stdout: the data alone
+    notes = p.stderr.splitlines()
+    assert notes[0].startswith("rtnb tail: cut: stream broken: the server closed the connection")
+    assert notes[1].startswith("rtnb tail: resumed: back after ")
+    assert notes[1].endswith(f"resuming after Last-Event-ID {ids[3]}")
+    assert len(notes) == 4  # two cuts and two resumes among ten messages
