@@ -46,7 +46,7 @@ def connection_html(conn: Source, recent: int = 5) -> str:
             text = text[:117] + "..."
         arrow = "&#8595;" if m.direction == "in" else "&#8593;"
         rows.append(
-            f"<tr><td>{m.seq}</td><td>{when}</td><td>{arrow}</td>"
+            f"<tr><td>{m.seq + 1}</td><td>{when}</td><td>{arrow}</td>"
             f"<td style='text-align:left;font-family:monospace'>{esc(text)}</td></tr>"
         )
     last_error = (

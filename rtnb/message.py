@@ -185,7 +185,7 @@ class Message:
         extra = "".join(
             f" {k}={v!r}" for k, v in (("event", self.event), ("id", self.id)) if v is not None
         )
-        return f"<Message #{self.seq} {self.direction} {kind}[{self.size}]{extra} {preview!r}>"
+        return f"<Message seq={self.seq} {self.direction} {kind}[{self.size}]{extra} {preview!r}>"
 
 
 def payload_size(data: str | bytes) -> int:

@@ -136,7 +136,7 @@ def test_message_views_never_raise(data: str | bytes) -> None:
     assert m.size >= 0
     m.json  # noqa: B018
     assert isinstance(m.is_json, bool)
-    assert repr(m).startswith("<Message #0")
+    assert repr(m).startswith("<Message seq=0")
     rec = m.to_record()
     json.dumps(rec)  # JSON-safe
 

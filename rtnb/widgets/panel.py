@@ -179,7 +179,7 @@ class ConnectionPanel(LiveView, ipywidgets.VBox):  # type: ignore[misc]
                 log.info("rtnb %s: panel send failed: %s", conn.name, exc)
             else:
                 msg = fut.result()
-                self._say(True, f"sent #{msg.seq} ({msg.size} B)")
+                self._say(True, f"sent #{msg.seq + 1} ({msg.size} B)")
 
         try:
             fut = get_runtime().submit(conn.asend(payload))
