@@ -30,8 +30,9 @@ CELLS = [
     "ticks",
     "clock",
     "gone",
+    "echo = rtnb.connect('ws', srv.url_for('/ws/echo'), name='echo').wait_open(10)\necho",
 ]
-TICKS, CLOCK, GONE = 2, 3, 4
+TICKS, CLOCK, GONE, ECHO = 2, 3, 4, 5
 UPDATE = "RTNB_UPDATE_SCREENSHOT"  # =1: write docs/panel-states.png (the README's)
 
 
@@ -49,7 +50,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     nbformat.write(nb, str(work / "panel.ipynb"))
     with jupyter_lab(work, height=2000) as lab:
         pg = lab.open("panel.ipynb")
-        pg.wait_for_selector(f"{cell(GONE)} .rtnb-panel-controls", timeout=90_000)
+        pg.wait_for_selector(f"{cell(ECHO)} .rtnb-panel-controls", timeout=90_000)
         yield pg
 
 
@@ -139,3 +140,21 @@ def test_disconnect_then_reconnect(page: Any, tmp_path: Any) -> None:
     )
     assert page.locator(f"{cell(TICKS)} .rtnb-panel-controls").count() == 1
     print("screenshots in", tmp_path)
+
+
+def test_panel_and_its_table_count_alike(page: Any) -> None:
+    p = f"{cell(ECHO)} .rtnb-panel-controls"
+    page.locator(cell(ECHO)).scroll_into_view_if_needed()  # views out of sight rest
+    for i in range(4):  # as a person would: type, Send
+        page.locator(f"{p} .rtnb-send-input").fill(f'{{"n": {i}}}')
+        page.locator(f"{p} .rtnb-send-button").click()
+    bar = js(
+        page,
+        "(sel) => { const t = document.querySelector(sel)?.textContent || '';"
+        " return t.includes('4 received') ? t : null; }",
+        f"{cell(ECHO)} .rtnb-table-info",
+    )
+    # eight rows (four sent, four echoed) and the panel's own words and numbers
+    assert bar.startswith("8 rows · 4 received · 4 sent"), bar
+    counters = page.locator(f"{p} .rtnb-panel-counters").inner_text()
+    assert "4 received" in counters and "4 sent" in counters, counters

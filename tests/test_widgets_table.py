@@ -229,3 +229,13 @@ def test_a_closed_connection_adds_no_cut_mark(server: Server) -> None:
     wait_for(lambda: len(t.rows) > 3)
     c.close()
     assert c.breaks.count == 0 and not any("mark" in r for r in t.rows)
+
+
+def test_the_table_counts_received_and_sent_as_the_connection_does(server: Server) -> None:
+    c = rtnb.connect("ws", server.url_for("/ws/echo")).wait_open(10)
+    t = c.table()
+    for i in range(4):
+        c.send({"n": i})
+    wait_for(lambda: t.info.get("received") == 4 and len(t.rows) == 8)
+    assert (t.info["received"], t.info["sent"]) == (c.stats.received, c.stats.sent) == (4, 4)
+    assert t.info["seen"] == 8  # what it read: both directions

@@ -5,8 +5,7 @@
 const FINAL = new Set(["closed", "failed"]);
 const TIPS = {
   received:
-    "messages received since the connection opened; the table below counts what it read " +
-    "from the log, sent messages included (received + sent)",
+    "messages received since the connection opened (the table below shows the same count)",
   sent: "messages sent since the connection opened",
   "msg/s": "received per second, over the last 5 s",
   in: "bytes received (payloads)",

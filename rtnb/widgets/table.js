@@ -261,9 +261,12 @@ function render({ model, el }) {
     if (scroll.style.maxHeight !== maxH) scroll.style.maxHeight = maxH;
     setText(nameEl, model.get("name"));
     const filtered = model.get("filter_text");
+    // the connection's counters, as the panel shows them (the table also reads sent ones)
+    const received = info.received ?? info.seen;
     setText(
       infoEl,
-      `${count(rows.length)} rows · ${count(info.seen)} messages` +
+      `${count(rows.length)} rows · ${count(received)} received` +
+        (info.sent ? ` · ${count(info.sent)} sent` : "") +
         (filtered ? ` · ${count(info.matched)} matched` : "") +
         (rate > 0 ? ` · ${shortRate(rate)} msg/s` : ""),
     );

@@ -175,8 +175,16 @@ class LiveTable(LiveView, anywidget.AnyWidget):  # type: ignore[misc]
             self.ended = state
 
     def _info(self) -> dict[str, Any]:
-        m = self._model
-        return {"shown": len(m.rows), "seen": m.seen, "matched": m.matched}
+        # What the table read (seen, matched) and the connection's own counters, so the
+        # bar says "received" and "sent" with the panel's numbers.
+        m, s = self._model, self._source.stats
+        return {
+            "shown": len(m.rows),
+            "seen": m.seen,
+            "matched": m.matched,
+            "received": s.received,
+            "sent": s.sent,
+        }
 
     def _set_quietly(self, **values: Any) -> None:
         # The front-end already has these values (it merges the increments); keep the
