@@ -129,7 +129,11 @@ def test_disconnect_then_reconnect(page: Any, tmp_path: Any) -> None:
     assert page.locator(f"{p} .rtnb-panel-state").inner_text().lower().startswith("closed")
     assert page.locator(f"{p} .rtnb-send-button").is_disabled()
     shot = ROOT / "docs" / "panel-states.png" if os.environ.get(UPDATE) else tmp_path / "p.png"
-    page.locator(".jp-Notebook").screenshot(path=str(shot))  # closed, one-way, failed
+    top = page.locator(".jp-Notebook").bounding_box()
+    end = page.locator(cell(GONE)).bounding_box()
+    assert top is not None and end is not None
+    clip = {**top, "height": end["y"] + end["height"] - top["y"] + 8}
+    page.screenshot(path=str(shot), clip=clip)  # closed, one-way, failed (not the echo)
     page.locator(f"{p} .rtnb-conn-button").click()
     # the panel now shows the new connection: open again, with counters moving
     js(
