@@ -165,12 +165,10 @@ class Connection(Viewable, Verbs):
         step = self._lifecycle.handle(
             event, now=time.monotonic(), hint=self._transport.retry_delay()
         )
-        if step.state != before:
-            if step.state == "open":  # counted before anyone hears of it
-                # what was sent meanwhile may be lost; the views mark where it came back
-                self._counters.came_back(time.time(), self.log.next_seq, self._transport.info)
-                if before == "reconnecting":
-                    self._counters.reconnects += 1
+        if step.state != before:  # counted, and marked for the views, before anyone hears
+            self._counters.moved(
+                before, step.state, time.time(), self.log.next_seq, self._transport.info
+            )
             self._notify(step.state)
         return step
 
@@ -205,7 +203,7 @@ class Connection(Viewable, Verbs):
             failed = True
             self._record_error(exc)
         finally:
-            self._counters.went_down(time.time(), None if self._closing else self.log.next_seq)
+            self._counters.went_down(time.time())
             if self._open_event is not None:
                 self._open_event.clear()
             await quietly(transport.close())

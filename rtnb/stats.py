@@ -155,14 +155,42 @@ class Counters:
         else:
             meter.tick(now, n)
 
-    def went_down(self, now: float, seq: int | None = None) -> None:
-        """The stream stopped at wall time ``now`` (it may come back).
-
-        With ``seq`` (the next message's), the cut is marked in ``breaks`` with
-        ``last_error`` as its reason; a stream closed on purpose passes none.
-        """
+    def went_down(self, now: float) -> None:
+        """The stream stopped at wall time ``now`` (it may come back)."""
         self.down_since = now
-        if seq is not None:
+
+    def moved(
+        self,
+        before: str,
+        after: str,
+        now: float,
+        seq: int,
+        info: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        """The connection went from state ``before`` to ``after`` at ``now``.
+
+        ``seq`` is the next message's. Open again: the interruption is counted
+        and its resume marked in ``breaks`` (a return from ``"reconnecting"`` is
+        a reconnect). Open to reconnecting: the cut is marked, with
+        ``last_error`` as its reason. An end (closed, failed) is no cut: a
+        view's badge says it.
+
+        >>> c = Counters()
+        >>> c.moved("connecting", "open", 10.0, seq=0)
+        >>> c.last_error = "server ended the stream"
+        >>> c.went_down(12.0); c.moved("open", "reconnecting", 12.0, seq=7)
+        >>> c.moved("reconnecting", "open", 12.5, seq=7)
+        >>> c.reconnects, [(b.kind, b.seq) for b in c.breaks]
+        (1, [('cut', 7), ('resume', 7)])
+        >>> c.went_down(13.0); c.moved("open", "closed", 13.0, seq=9)
+        >>> len(c.breaks)
+        2
+        """
+        if after == "open":
+            self.came_back(now, seq, info)
+            if before == "reconnecting":
+                self.reconnects += 1
+        elif before == "open" and after == "reconnecting":
             self.breaks.cut(seq, now, self.last_error)
 
     def came_back(
@@ -178,9 +206,9 @@ class Counters:
 
         >>> c = Counters()
         >>> c.came_back(10.0)  # the first open: no interruption
-        >>> c.went_down(12.0, seq=7); c.came_back(12.5, seq=7)
-        >>> c.gaps, list(c.gap_windows), c.down_seconds, [b.kind for b in c.breaks.since(0)]
-        (1, [(12.0, 12.5)], 0.5, ['cut', 'resume'])
+        >>> c.went_down(12.0); c.came_back(12.5)
+        >>> c.gaps, list(c.gap_windows), c.down_seconds
+        (1, [(12.0, 12.5)], 0.5)
         """
         start, self.down_since = self.down_since, None
         if start is None:

@@ -223,12 +223,17 @@ def test_cuts_and_resumes_of_an_sse_stream_are_marked_between_the_ids(server: Se
     c.close()
 
 
-def test_a_closed_connection_adds_no_cut_mark(server: Server) -> None:
+def test_an_end_is_no_cut_only_the_badge_says_it(server: Server) -> None:
     c = ticker(server)
     t = c.table()
     wait_for(lambda: len(t.rows) > 3)
     c.close()
     assert c.breaks.count == 0 and not any("mark" in r for r in t.rows)
+    url = server.url_for("/sse/ticker?symbols=AAPL&rate=100&cut_after=5")
+    once = rtnb.connect("sse", url, reconnect=False).wait_open(10)
+    t = once.table()
+    wait_for(lambda: once.state in ("closed", "failed") and not t.running)
+    assert len(t.rows) == 5 and once.breaks.count == 0 and t.ended == once.state
 
 
 def test_the_table_counts_received_and_sent_as_the_connection_does(server: Server) -> None:
