@@ -109,8 +109,11 @@ def loop_tasks() -> set[str]:
 
     async def names() -> set[str]:
         me = asyncio.current_task()
+        # an unnamed task says what it runs, so a leak report names its code
         return {
             t.get_name()
+            if not t.get_name().startswith("Task-")
+            else f"{t.get_name()} ({getattr(t.get_coro(), '__qualname__', '?')})"
             for t in asyncio.all_tasks()
             if t is not me and not t.done() and not _engineio_task(t)
         }
