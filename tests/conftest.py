@@ -170,3 +170,11 @@ def require_netns() -> None:
         pytest.fail(
             "run this test inside the loopback-only namespace: scripts/test-netns pytest ..."
         )
+
+
+@pytest.fixture(autouse=True)
+def _webrtc_needs_netns(request: pytest.FixtureRequest) -> None:
+    """A test marked ``webrtc`` fails at once outside the namespace (aiortc would use the
+    machine's external interface)."""
+    if request.node.get_closest_marker("webrtc"):
+        require_netns()

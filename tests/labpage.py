@@ -33,6 +33,21 @@ _SETTINGS = {
 }
 
 
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """Write a notebook of these code cells, on the ``python3`` kernel, to ``path``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return path
+
+
 def cell(n: int) -> str:
     """The CSS selector of the notebook's ``n``-th cell (1-based)."""
     return f".jp-Notebook .jp-Cell:nth-child({n})"

@@ -11,11 +11,10 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import ROOT, require_netns
-from .labpage import cell, jupyter_lab
+from .labpage import cell, jupyter_lab, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,14 +39,7 @@ UPDATE = "RTNB_UPDATE_SCREENSHOT"  # =1: write docs/panel-states.png (the README
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     require_netns()
     work = tmp_path_factory.mktemp("panel")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(work / "panel.ipynb"))
+    write_notebook(work / "panel.ipynb", CELLS)
     with jupyter_lab(work, height=2000) as lab:
         pg = lab.open("panel.ipynb")
         pg.wait_for_selector(f"{cell(ECHO)} .rtnb-panel-controls", timeout=90_000)

@@ -22,15 +22,7 @@ from rtnb.rtc import (
 )
 from rtnb.runtime import run
 
-from .conftest import require_netns
-
 webrtc = pytest.mark.webrtc
-
-
-@pytest.fixture(autouse=True)
-def _netns(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("webrtc"):
-        require_netns()
 
 
 def test_ice_servers_accept_urls_and_dicts() -> None:

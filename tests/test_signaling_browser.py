@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import require_netns
-from .labpage import cell, jupyter_lab
+from .labpage import cell, jupyter_lab, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -43,14 +42,7 @@ ICE = f"{VIEW} .rtnb-sig-chip[data-state='ice']"
 @pytest.fixture
 def lab_folder(tmp_path: Path) -> Iterator[tuple[Any, Path]]:
     require_netns()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(tmp_path / "signaling.ipynb"))
+    write_notebook(tmp_path / "signaling.ipynb", CELLS)
     with jupyter_lab(tmp_path, height=1400) as lab:
         yield lab, tmp_path
 

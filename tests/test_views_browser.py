@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import ROOT, require_netns
-from .labpage import cell, jupyter_lab
+from .labpage import cell, jupyter_lab, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,14 +66,7 @@ FAST, BRIEF = 8, 9
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     require_netns()
     work = tmp_path_factory.mktemp("lab")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(work / "views.ipynb"))
+    write_notebook(work / "views.ipynb", CELLS)
     with jupyter_lab(work) as lab:
         pg = lab.open("views.ipynb", run_all=True)
         pg.wait_for_selector(f"{cell(ECHO)} .rtnb-panel-controls", timeout=90_000)

@@ -30,16 +30,10 @@ from rtnb.server import Server
 from rtnb.server.webrtc_handlers import BOTS, ROOMS
 from rtnb.transports.webrtc import WebRTCTransport
 
-from .conftest import free_port, loop_tasks, require_netns
+from .conftest import free_port, loop_tasks
 
 webrtc = pytest.mark.webrtc
 _rooms = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _netns(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("webrtc"):
-        require_netns()
 
 
 def room_url(server: Server, room: str | None = None) -> str:

@@ -6,7 +6,6 @@ WebRTC needs the loopback-only namespace:
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -18,17 +17,10 @@ from rtnb.runtime import run
 from rtnb.server import Server
 from rtnb.widgets import LiveSignaling
 
-from .conftest import require_netns, wait_for
-from .test_webrtc import raw_peer, recv_type
+from .conftest import wait_for
+from .test_webrtc import raw_peer, recv_type, room_url
 
 webrtc = pytest.mark.webrtc
-_rooms = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _netns(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("webrtc"):
-        require_netns()
 
 
 def recorded(view: LiveSignaling) -> list[dict[str, Any]]:
@@ -64,7 +56,7 @@ def kinds(view: LiveSignaling) -> list[tuple[str, str]]:
 def test_view_fills_in_as_offer_answer_and_states_arrive_then_shows_the_end(
     server: Server,
 ) -> None:
-    url = server.url_for(f"/webrtc/signal?room=view{next(_rooms)}")
+    url = room_url(server)
     with raw_peer(url) as peer:
         c = rtnb.connect("webrtc", url, role="offer", name="caller")
         view = c.signaling()
